@@ -1,0 +1,239 @@
+//! The momentum scaling rule, eq. (2): `1 − β = C η^γ`.
+//!
+//! β is a pure function of the raw learning rate η (the `lr` Burn passes to
+//! every step), not of the effective rate η/(1−β). γ = 2/3 balances the
+//! mixing time τ₁ = 1/(1−β) against the drift time τ₂ ∝ η^{2γ−2} (eq. 9–10),
+//! which is the paper's optimum. A fixed β (γ = 0 in effect) is the baseline.
+
+use serde::{Deserialize, Serialize};
+
+/// The exponent γ = 2/3 at which τ₁ and τ₂ scale alike, the paper's optimum.
+pub const OPTIMAL_GAMMA: f64 = 2.0 / 3.0;
+
+/// How the momentum β is obtained at each step.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MomentumRule {
+    /// `β(η) = 1 − C η^γ`, recomputed from the learning rate of every step.
+    Scaled {
+        /// The prefactor C > 0.
+        c: f64,
+        /// The exponent γ ≥ 0; 2/3 is optimal.
+        gamma: f64,
+    },
+    /// A constant β in [0, 1), whatever the learning rate.
+    Fixed {
+        /// The momentum β.
+        beta: f64,
+    },
+}
+
+/// A hyperparameter outside its allowed range. The message names the field,
+/// the value and the range, so a config error can be fixed from it alone.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    /// A field outside its range.
+    #[error("{field} = {value} is out of range: expected {expected}")]
+    OutOfRange {
+        /// The field's name as it appears in configs (`c`, `gamma`, `beta`, `lr`).
+        field: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// The allowed range, in words.
+        expected: &'static str,
+    },
+    /// C and η are each valid but give a β outside [0, 1).
+    #[error(
+        "c = {c} with gamma = {gamma} and lr = {lr} gives beta = 1 - c*lr^gamma = {beta}, outside [0, 1): \
+         lower c or lr so that c*lr^gamma <= 1"
+    )]
+    BetaOutOfRange {
+        /// The prefactor.
+        c: f64,
+        /// The exponent.
+        gamma: f64,
+        /// The learning rate.
+        lr: f64,
+        /// The β this gives.
+        beta: f64,
+    },
+}
+
+fn check(field: &'static str, value: f64, ok: bool, expected: &'static str) -> Result<(), RuleError> {
+    if ok && value.is_finite() {
+        Ok(())
+    } else {
+        Err(RuleError::OutOfRange { field, value, expected })
+    }
+}
+
+impl MomentumRule {
+    /// The scaling rule with exponent γ = 2/3.
+    pub fn scaled(c: f64) -> Result<Self, RuleError> {
+        Self::scaled_with_gamma(c, OPTIMAL_GAMMA)
+    }
+
+    /// The scaling rule `1 − β = C η^γ` with an explicit exponent.
+    pub fn scaled_with_gamma(c: f64, gamma: f64) -> Result<Self, RuleError> {
+        let rule = MomentumRule::Scaled { c, gamma };
+        rule.validate()?;
+        Ok(rule)
+    }
+
+    /// A constant momentum β ∈ [0, 1).
+    pub fn fixed(beta: f64) -> Result<Self, RuleError> {
+        let rule = MomentumRule::Fixed { beta };
+        rule.validate()?;
+        Ok(rule)
+    }
+
+    /// The rule that gives momentum `beta` at learning rate `lr` with exponent γ:
+    /// C = (1 − β)/η^γ. Useful to anchor the rule at a known-good point, e.g. β = 0.9.
+    pub fn scaled_through(lr: f64, beta: f64, gamma: f64) -> Result<Self, RuleError> {
+        check_lr(lr)?;
+        check("beta", beta, (0.0..1.0).contains(&beta), "0 <= beta < 1")?;
+        Self::scaled_with_gamma((1.0 - beta) / lr.powf(gamma), gamma)
+    }
+
+    /// Checks the rule's own fields: C > 0, γ ≥ 0, or β ∈ [0, 1).
+    pub fn validate(&self) -> Result<(), RuleError> {
+        match *self {
+            MomentumRule::Scaled { c, gamma } => {
+                check("c", c, c > 0.0, "c > 0")?;
+                check("gamma", gamma, gamma >= 0.0, "gamma >= 0")
+            }
+            MomentumRule::Fixed { beta } => check("beta", beta, (0.0..1.0).contains(&beta), "0 <= beta < 1"),
+        }
+    }
+
+    /// β at learning rate `lr`. Errors when η ≤ 0 or β falls outside [0, 1).
+    pub fn beta(&self, lr: f64) -> Result<f64, RuleError> {
+        self.validate()?;
+        check_lr(lr)?;
+        match *self {
+            MomentumRule::Fixed { beta } => Ok(beta),
+            MomentumRule::Scaled { c, gamma } => {
+                let one_minus_beta = c * lr.powf(gamma);
+                let beta = 1.0 - one_minus_beta;
+                // β = 1 exactly (1−β underflows) would freeze the mixing time at infinity.
+                if !(0.0..1.0).contains(&beta) || one_minus_beta <= 0.0 {
+                    return Err(RuleError::BetaOutOfRange { c, gamma, lr, beta });
+                }
+                Ok(beta)
+            }
+        }
+    }
+
+    /// The effective learning rate η/(1−β): the step under a constant gradient
+    /// once the momentum has saturated.
+    pub fn effective_lr(&self, lr: f64) -> Result<f64, RuleError> {
+        Ok(effective_lr(lr, self.beta(lr)?))
+    }
+
+    /// The mixing time τ₁ = 1/(1−β) in steps.
+    pub fn mixing_time(&self, lr: f64) -> Result<f64, RuleError> {
+        Ok(1.0 / (1.0 - self.beta(lr)?))
+    }
+
+    /// Checks that every learning rate in `[lr_min, lr_max]` gives a valid β,
+    /// e.g. the range an LR schedule will visit. β(η) is monotone, so the ends suffice.
+    pub fn validate_lr_range(&self, lr_min: f64, lr_max: f64) -> Result<(), RuleError> {
+        self.beta(lr_min)?;
+        self.beta(lr_max)?;
+        Ok(())
+    }
+}
+
+fn check_lr(lr: f64) -> Result<(), RuleError> {
+    check("lr", lr, lr > 0.0, "lr > 0")
+}
+
+/// The effective learning rate η/(1−β).
+pub fn effective_lr(lr: f64, beta: f64) -> f64 {
+    lr / (1.0 - beta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beta_follows_the_rule() {
+        let rule = MomentumRule::scaled(0.5).unwrap();
+        for lr in [1e-4, 1e-3, 0.01, 0.1, 1.0] {
+            let beta = rule.beta(lr).unwrap();
+            assert!((1.0 - beta - 0.5 * lr.powf(2.0 / 3.0)).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn beta_rises_toward_one_as_lr_shrinks() {
+        let rule = MomentumRule::scaled(1.0).unwrap();
+        let betas: Vec<f64> = [0.5, 0.1, 0.01, 0.001].iter().map(|&lr| rule.beta(lr).unwrap()).collect();
+        assert!(betas.windows(2).all(|w| w[0] < w[1]), "{betas:?}");
+        assert!(betas.iter().all(|b| (0.0..1.0).contains(b)));
+    }
+
+    #[test]
+    fn fixed_ignores_lr() {
+        let rule = MomentumRule::fixed(0.9).unwrap();
+        assert_eq!(rule.beta(1e-3).unwrap(), 0.9);
+        assert_eq!(rule.beta(0.7).unwrap(), 0.9);
+    }
+
+    #[test]
+    fn effective_lr_is_lr_over_one_minus_beta() {
+        let rule = MomentumRule::scaled(2.0).unwrap();
+        let lr: f64 = 0.008; // η^{2/3} = 0.04, 1 − β = 0.08
+        assert!((rule.effective_lr(lr).unwrap() - 0.1).abs() < 1e-12);
+        assert!((rule.mixing_time(lr).unwrap() - 12.5).abs() < 1e-9);
+        // With γ = 2/3 the effective rate is η^{1/3}/C.
+        assert!((rule.effective_lr(lr).unwrap() - lr.powf(1.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn scaled_through_hits_the_anchor() {
+        let rule = MomentumRule::scaled_through(0.05, 0.9, OPTIMAL_GAMMA).unwrap();
+        assert!((rule.beta(0.05).unwrap() - 0.9).abs() < 1e-12);
+        let MomentumRule::Scaled { c, .. } = rule else { panic!() };
+        assert!((c - 0.1 / 0.05f64.powf(2.0 / 3.0)).abs() < 1e-12);
+    }
+
+    fn message(err: RuleError) -> String {
+        err.to_string()
+    }
+
+    #[test]
+    fn bad_hyperparameters_name_the_field_and_range() {
+        let cases = [
+            (MomentumRule::scaled(0.0).unwrap_err(), "c = 0", "c > 0"),
+            (MomentumRule::scaled(-1.0).unwrap_err(), "c = -1", "c > 0"),
+            (MomentumRule::scaled(f64::NAN).unwrap_err(), "c = NaN", "c > 0"),
+            (MomentumRule::scaled_with_gamma(1.0, -0.1).unwrap_err(), "gamma = -0.1", "gamma >= 0"),
+            (MomentumRule::fixed(1.0).unwrap_err(), "beta = 1", "0 <= beta < 1"),
+            (MomentumRule::fixed(-0.5).unwrap_err(), "beta = -0.5", "0 <= beta < 1"),
+            (MomentumRule::scaled(1.0).unwrap().beta(0.0).unwrap_err(), "lr = 0", "lr > 0"),
+            (MomentumRule::scaled(1.0).unwrap().beta(-0.1).unwrap_err(), "lr = -0.1", "lr > 0"),
+            (MomentumRule::fixed(0.5).unwrap().beta(f64::INFINITY).unwrap_err(), "lr = inf", "lr > 0"),
+        ];
+        for (err, field, range) in cases {
+            let msg = message(err);
+            assert!(msg.contains(field) && msg.contains(range), "{msg:?} should name {field:?} and {range:?}");
+        }
+    }
+
+    #[test]
+    fn c_and_lr_that_push_beta_below_zero_are_rejected() {
+        let rule = MomentumRule::scaled(2.0).unwrap();
+        let msg = message(rule.beta(1.0).unwrap_err());
+        assert!(msg.contains("beta = 1 - c*lr^gamma = -1") && msg.contains("[0, 1)"), "{msg}");
+        assert!(rule.validate_lr_range(1e-3, 1.0).is_err());
+        assert!(rule.validate_lr_range(1e-3, 0.1).is_ok());
+    }
+
+    #[test]
+    fn beta_that_rounds_to_one_is_rejected() {
+        let rule = MomentumRule::scaled_with_gamma(1.0, 2.0).unwrap();
+        assert!(matches!(rule.beta(1e-10), Err(RuleError::BetaOutOfRange { .. })));
+    }
+}

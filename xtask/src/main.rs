@@ -1,0 +1,18 @@
+//! `cargo xtask`: the project's automation, in Rust instead of shell scripts.
+//!
+//! xtask never links Burn: anything that trains or benchmarks is a `--release`
+//! cargo invocation spawned through `$CARGO`, so `cargo xtask` stays quick to
+//! build and never trains in the dev profile.
+
+mod flags;
+mod util;
+
+use clap::Parser as _;
+
+fn main() -> anyhow::Result<()> {
+    let cli = flags::Cli::parse();
+    match cli.command {
+        flags::Command::Test(cmd) => cmd.run(),
+        flags::Command::Bench(cmd) => cmd.run(),
+    }
+}
