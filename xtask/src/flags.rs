@@ -22,6 +22,57 @@ pub enum Command {
     Test(Test),
     /// Run the benchmarks and print their ratios against the named baselines.
     Bench(Bench),
+    /// Run one experiment at one scale into `results/<experiment>/` (release build).
+    Reproduce(Reproduce),
+}
+
+#[derive(Parser, Debug)]
+pub struct Reproduce {
+    /// The experiment.
+    #[arg(value_enum)]
+    pub experiment: ExperimentName,
+    /// smoke (seconds), cpu (minutes on 2 cores) or paper (a GPU or a cluster).
+    #[arg(long, default_value = "cpu", value_parser = ["smoke", "cpu", "paper"])]
+    pub scale: String,
+    /// Results root; the experiment writes to `<out>/<experiment>/`.
+    #[arg(long, default_value = "results")]
+    pub out: std::path::PathBuf,
+    /// Build and run on the wgpu backend.
+    #[arg(long)]
+    pub wgpu: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExperimentName {
+    /// UV / teacher–student decay times (Fig. 1, App. A).
+    Uv,
+}
+
+impl ExperimentName {
+    fn name(self) -> &'static str {
+        match self {
+            ExperimentName::Uv => "uv",
+        }
+    }
+}
+
+impl Reproduce {
+    pub fn run(self) -> anyhow::Result<()> {
+        let name = self.experiment.name();
+        let root = project_root();
+        let config = root.join("experiments").join(format!("{name}.toml"));
+        let out = if self.out.is_absolute() { self.out.clone() } else { root.join(&self.out) }.join(name);
+        let mut args = vec!["run", "--release", "-p", "flatter-train", "--bin", "flatter-experiment"];
+        if self.wgpu {
+            args.extend(["--features", "wgpu"]);
+        }
+        let mut cmd = cargo(&args);
+        cmd.arg("--").arg(name).arg("--scale").arg(&self.scale).arg("--config").arg(&config).arg("--out").arg(&out);
+        if self.wgpu {
+            cmd.args(["--backend", "wgpu"]);
+        }
+        crate::util::run(cmd)
+    }
 }
 
 #[derive(Parser, Debug)]

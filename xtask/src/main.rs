@@ -14,5 +14,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         flags::Command::Test(cmd) => cmd.run(),
         flags::Command::Bench(cmd) => cmd.run(),
+        flags::Command::Reproduce(cmd) => cmd.run(),
     }
 }

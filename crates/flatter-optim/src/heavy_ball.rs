@@ -127,3 +127,22 @@ impl Optimizer for HeavyBall {
         HeavyBallState { momentum: state.momentum.to_device(device) }
     }
 }
+
+/// Eq. (1) for R independent runs stacked along the leading axis, each with
+/// its own β and η: `beta` and `lr` have shape `[R, 1, …]` and broadcast.
+/// The operations and their order are those of [`HeavyBall`]'s step, so row r
+/// follows exactly the update a lone run with (β_r, η_r) would.
+/// Returns the new weights and the new momentum π.
+pub fn heavy_ball_rows<const D: usize>(
+    weights: Tensor<D>,
+    grad: Tensor<D>,
+    momentum: Option<Tensor<D>>,
+    beta: Tensor<D>,
+    lr: Tensor<D>,
+) -> (Tensor<D>, Tensor<D>) {
+    let momentum = match momentum {
+        None => grad.neg(),
+        Some(momentum) => momentum.mul(beta).sub(grad),
+    };
+    (weights.add(momentum.clone().mul(lr)), momentum)
+}

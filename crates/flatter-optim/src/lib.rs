@@ -37,7 +37,7 @@ pub mod label_noise;
 pub mod momentum;
 pub mod rng;
 
-pub use heavy_ball::{HeavyBall, HeavyBallConfig, HeavyBallState};
+pub use heavy_ball::{HeavyBall, HeavyBallConfig, HeavyBallState, heavy_ball_rows};
 pub use label_noise::{ExpectedLoss, GaussianTargetNoise, LabelFlip, LabelNoiseError};
 pub use momentum::{MomentumRule, RuleError};
 pub use rng::{RandomStream, Streams};

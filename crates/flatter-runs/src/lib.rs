@@ -1,0 +1,18 @@
+//! What a flatter run is on disk, and everything that is a function of results.
+//!
+//! The training binaries (which link Burn) write runs through this crate, and
+//! the analyses — fits, criteria, figures — read them back through it, so a
+//! report can be rebuilt from `results/` without retraining. No Burn here.
+//!
+//! - [`io`]: atomic writes, so no half-written file is ever read as complete.
+//! - [`scale`]: the `smoke` / `cpu` / `paper` scales every experiment has.
+//! - [`uv`]: the UV / teacher–student experiment (Fig. 1): its config file,
+//!   the expansion into runs, the fits and the criteria of PAPER.md §9 rows 4–8.
+
+pub mod io;
+pub mod scale;
+pub mod uv;
+pub mod uv_figures;
+
+pub use io::IoError;
+pub use scale::Scale;
