@@ -24,6 +24,27 @@ pub enum Command {
     Bench(Bench),
     /// Run one experiment at one scale into `results/<experiment>/` (release build).
     Reproduce(Reproduce),
+    /// Run every experiment at one scale (today: uv; the others plug in as they land).
+    ReproduceAll(ReproduceAll),
+}
+
+#[derive(Parser, Debug)]
+pub struct ReproduceAll {
+    /// smoke (seconds), cpu (minutes on 2 cores) or paper (a GPU or a cluster).
+    #[arg(long, default_value = "cpu", value_parser = ["smoke", "cpu", "paper"])]
+    pub scale: String,
+    /// Results root; each experiment writes to `<out>/<experiment>/`.
+    #[arg(long, default_value = "results")]
+    pub out: std::path::PathBuf,
+}
+
+impl ReproduceAll {
+    pub fn run(self) -> anyhow::Result<()> {
+        for experiment in ExperimentName::value_variants() {
+            Reproduce { experiment: *experiment, scale: self.scale.clone(), out: self.out.clone(), wgpu: false }.run()?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Parser, Debug)]

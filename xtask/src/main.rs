@@ -15,5 +15,6 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Test(cmd) => cmd.run(),
         flags::Command::Bench(cmd) => cmd.run(),
         flags::Command::Reproduce(cmd) => cmd.run(),
+        flags::Command::ReproduceAll(cmd) => cmd.run(),
     }
 }

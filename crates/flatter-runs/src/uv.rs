@@ -67,11 +67,13 @@ pub struct UvScale {
     pub noise_seeds: u64,
     /// Seed of the data x and the initialisation (u, v), shared by every run.
     pub data_seed: u64,
-    /// A run lasts `run_length_multiple · max(τ₁, τ₂) + skip_factor · min(τ₁, τ₂)` steps.
+    /// A run lasts `run_length_multiple · max(τ₁, τ₂) + skip_factor · τ₁` steps.
     pub run_length_multiple: f64,
-    /// The fit window opens `skip_factor · min(τ₁, τ₂)` steps in: after the
-    /// transient, which is the faster of the two timescales (relaxation onto
-    /// the valley for γ < 2/3, the ballistic plunge for γ > 2/3).
+    /// The fit window opens `skip_factor · τ₁` steps in, after the transient:
+    /// the relaxation onto the valley (γ < 2/3) or the ballistic plunge and
+    /// its ringing (γ > 2/3), so that the fit sees the asymptotic decay. A
+    /// shorter skip, e.g. `skip_factor · min(τ₁, τ₂)`, fits the end of the
+    /// plunge for γ > 2/3 and reports decay times well below τ₁.
     pub skip_factor: f64,
     /// Upper bound on any run's length.
     pub max_steps: u64,
@@ -241,7 +243,7 @@ impl UvScale {
     /// The window rule of the decay fit of a run.
     pub fn window(&self, run: &UvRun) -> WindowRule {
         WindowRule {
-            skip_steps: self.skip_factor * run.tau1.min(run.tau2),
+            skip_steps: self.skip_factor * run.tau1,
             start_fraction: self.start_fraction,
             floor_fraction: self.floor_fraction,
             diverge_factor: self.diverge_factor,
@@ -259,7 +261,7 @@ impl UvScale {
                     let beta = 1.0 - c * lr.powf(gamma);
                     let t1 = tau1(beta);
                     let t2 = tau2(lr, beta, self.eps, sigma_x2, self.n, KAPPA);
-                    let planned = (self.run_length_multiple * t1.max(t2) + self.skip_factor * t1.min(t2)).ceil() as u64;
+                    let planned = (self.run_length_multiple * t1.max(t2) + self.skip_factor * t1).ceil() as u64;
                     let planned = planned.min(self.max_steps).max(self.log_every);
                     let log_every = self.log_every * planned.div_ceil(self.log_every * self.max_points).max(1);
                     let steps = planned.div_ceil(log_every) * log_every;

@@ -92,6 +92,7 @@ fn metrics_csv(trace: &UvTrace) -> String {
 /// Runs the UV experiment at `scale_name` and writes everything under `out`.
 pub fn run(scale_name: Scale, scale: &UvScale, backend: BackendKind, out: &Path, show_progress: bool) -> anyhow::Result<UvSummary> {
     scale.validate().map_err(|(field, msg)| anyhow::anyhow!("uv [{scale_name}] {field}: {msg}"))?;
+    let _lock = lock_dir(out)?;
     // A stale summary must never describe new runs: remove it before anything else.
     let summary_path = out.join("summary.json");
     if summary_path.exists() {
@@ -115,6 +116,28 @@ pub fn run(scale_name: Scale, scale: &UvScale, backend: BackendKind, out: &Path,
     write_figures(&summary, &out.join("figures")).context("writing the UV figures")?;
     write_json(&summary_path, &summary)?;
     Ok(summary)
+}
+
+/// Holds an exclusive advisory lock on `out/.lock` for as long as the
+/// returned file lives, so two processes never write one results directory
+/// at once. The operating system releases it when the process exits, even if
+/// it is killed, so a lock never goes stale.
+pub fn lock_dir(out: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!("{} is being written by another process (it holds {})", out.display(), path.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
 }
 
 /// The criteria as a plain-text table.
