@@ -1,11 +1,13 @@
 //! Training engines and experiment runners.
 //!
-//! - [`uv_sweep`]: the stacked-run engine: R independent UV models with their
-//!   own η and β trained as one tensor program.
+//! - [`stacked`]: the stacked-run engine: R independent runs of one model
+//!   with their own η, β and noise seed trained as one tensor program.
+//! - [`uv_sweep`]: the UV model on that engine.
 //! - [`uv`]: the UV experiment end to end: config → runs → results directory.
 //!
 //! The `flatter-experiment` binary is the machine entry point that
 //! `cargo xtask reproduce` spawns; the examples are the human ones.
 
+pub mod stacked;
 pub mod uv;
 pub mod uv_sweep;

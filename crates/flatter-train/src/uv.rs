@@ -21,7 +21,8 @@ use flatter_runs::uv_figures::write_figures;
 use flatter_runs::Scale;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::uv_sweep::{SweepRow, UvProblem, run_stacked};
+use crate::stacked::Row;
+use crate::uv_sweep::{UvProblem, run_stacked};
 
 fn model_activation(act: Activation) -> ModelActivation {
     match act {
@@ -38,8 +39,8 @@ pub fn problem(scale: &UvScale, act: Activation) -> UvProblem {
 }
 
 /// The engine row of a run.
-pub fn row(run: &UvRun) -> SweepRow {
-    SweepRow { lr: run.lr, beta: run.beta, steps: run.steps, log_every: run.log_every, noise_seed: run.noise_seed }
+pub fn row(run: &UvRun) -> Row {
+    Row { lr: run.lr, beta: run.beta, steps: run.steps, log_every: run.log_every, noise_seed: run.noise_seed }
 }
 
 /// Trains every run of `scale` (one stacked program per activation, on
@@ -65,13 +66,13 @@ pub fn train(scale: &UvScale, backend: BackendKind, show_progress: bool) -> anyh
                 let device = device.clone();
                 let problem = problem(scale, *act);
                 scope.spawn(move || {
-                    let rows: Vec<SweepRow> = group.iter().map(|r| row(r)).collect();
+                    let rows: Vec<Row> = group.iter().map(|r| row(r)).collect();
                     let traces = run_stacked(&device, &problem, &rows, Some(&bar));
                     bar.finish();
                     group
                         .iter()
                         .zip(traces)
-                        .map(|(run, t)| ((*run).clone(), UvTrace { steps: t.steps, norm2: t.norm2 }))
+                        .map(|(run, t)| ((*run).clone(), UvTrace { norm2: t.column(0), steps: t.steps }))
                         .collect::<Vec<_>>()
                 })
             })

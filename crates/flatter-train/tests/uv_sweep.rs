@@ -8,7 +8,8 @@ use flatter_models::uv::{Activation, Uv};
 use flatter_optim::rng::{RandomStream, Streams};
 use flatter_optim::{GaussianTargetNoise, HeavyBallConfig, MomentumRule};
 use flatter_theory::sim::{UvInit, UvParams, simulate_uv_with};
-use flatter_train::uv_sweep::{RowTrace, SweepRow, UvProblem, run_stacked};
+use flatter_train::stacked::{Row as SweepRow, Trace};
+use flatter_train::uv_sweep::{UvProblem, run_stacked};
 
 const ACTIVATIONS: [Activation; 3] = [Activation::Linear, Activation::Tanh, Activation::Relu];
 
@@ -36,14 +37,14 @@ fn a_stacked_run_equals_the_same_run_alone() {
             let alone = run_stacked(&device, &p, &[row], None);
             assert_eq!(all[i], alone[0], "{act:?} row {i}");
             assert_eq!(all[i].steps.len() as u64, row.steps / row.log_every + 1);
-            assert!(all[i].norm2.iter().all(|x| x.is_finite()));
+            assert!(all[i].column(0).iter().all(|x| x.is_finite()));
         }
     }
 }
 
 /// One run through the ordinary path: the `Uv` module, `ModuleOptimizer` and
 /// `HeavyBall` with a fixed β, the same label-noise stream.
-fn module_run(p: &UvProblem, row: SweepRow) -> RowTrace {
+fn module_run(p: &UvProblem, row: SweepRow) -> Trace {
     let device = BackendKind::DEFAULT.autodiff_device().unwrap();
     let vec1 = |xs: &[f64]| Tensor::<1>::from_data(TensorData::new(xs.iter().map(|&x| x as f32).collect::<Vec<_>>(), [xs.len()]), &device);
     let n = p.x.len();
@@ -52,7 +53,7 @@ fn module_run(p: &UvProblem, row: SweepRow) -> RowTrace {
     let mut optim = HeavyBallConfig::new(MomentumRule::fixed(row.beta).unwrap()).init().unwrap();
     let noise = GaussianTargetNoise::new(p.eps).unwrap();
     let mut rng = Streams::new(row.noise_seed).rng(RandomStream::LabelNoise);
-    let mut trace = RowTrace { steps: vec![0], norm2: vec![model.norm2()], diverged_at: None };
+    let mut trace = Trace { steps: vec![0], values: vec![vec![model.norm2()]], diverged_at: None };
     for k in 1..=row.steps {
         let y = Tensor::<2>::from_data(TensorData::new(noise.sample(n, &mut rng), [1, n]), &device);
         let loss = (model.forward(x.clone(), p.activation) - y).powi_scalar(2).sum().div_scalar(2.0 * n as f64);
@@ -60,7 +61,7 @@ fn module_run(p: &UvProblem, row: SweepRow) -> RowTrace {
         model = optim.step(row.lr, model, grads);
         if k % row.log_every == 0 {
             trace.steps.push(k);
-            trace.norm2.push(model.norm2());
+            trace.values.push(vec![model.norm2()]);
         }
     }
     trace
@@ -75,7 +76,7 @@ fn a_stacked_run_matches_the_module_optimizer_path() {
         for (i, row) in rows().into_iter().enumerate() {
             let single = module_run(&p, row);
             assert_eq!(stacked[i].steps, single.steps);
-            for (a, b) in stacked[i].norm2.iter().zip(&single.norm2) {
+            for (a, b) in stacked[i].column(0).iter().zip(&single.column(0)) {
                 assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{act:?} row {i}: {a} vs {b}");
             }
         }
@@ -100,7 +101,7 @@ fn the_linear_engine_matches_the_f64_reference_simulation() {
             }
         });
         assert_eq!(stacked[0].steps, reference.steps);
-        for (a, b) in stacked[0].norm2.iter().zip(&reference.norm2) {
+        for (a, b) in stacked[0].column(0).iter().zip(&reference.norm2) {
             assert!((a - b).abs() <= 1e-3 * b.abs().max(1e-2), "lr {} beta {}: {a} vs {b}", row.lr, row.beta);
         }
     }
