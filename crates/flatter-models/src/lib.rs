@@ -1,9 +1,12 @@
 //! The paper's models, as Burn modules and stacked (batched-run) forwards.
 //!
+//! - [`matrix_sensing`]: measurements ⟨A_i, UV⟩, the Hessian trace of eq. (129)
+//!   and the test error of eq. (13), for stacked runs.
 //! - [`uv`]: the vector UV model f(x) = (u·v)x, its teacher–student variants
 //!   f(x) = Σ_j v_j φ(u_j x) with φ = tanh or ReLU (Sec. 3.4, 4.1, App. A), and
 //!   the matrix UV model f(x) = U V x (Definition 3.6).
 
+pub mod matrix_sensing;
 pub mod uv;
 
 pub use uv::{Activation, MatrixUv, MatrixUvConfig, Uv, stacked_forward};
