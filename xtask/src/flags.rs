@@ -26,6 +26,8 @@ pub enum Command {
     Reproduce(Reproduce),
     /// Run every experiment at one scale (today: uv; the others plug in as they land).
     ReproduceAll(ReproduceAll),
+    /// Datasets: `data fetch <fashion-mnist|mnist|cifar10>` downloads, verifies and installs one.
+    Data(crate::data::Data),
 }
 
 #[derive(Parser, Debug)]
@@ -67,12 +69,15 @@ pub struct Reproduce {
 pub enum ExperimentName {
     /// UV / teacher–student decay times (Fig. 1, App. A).
     Uv,
+    /// The 6-layer MLP on Fashion-MNIST: β*(η) and its slope (Fig. 5).
+    MlpFashion,
 }
 
 impl ExperimentName {
     fn name(self) -> &'static str {
         match self {
             ExperimentName::Uv => "uv",
+            ExperimentName::MlpFashion => "mlp-fashion",
         }
     }
 }
@@ -177,6 +182,8 @@ pub enum BenchKind {
     Optim,
     /// flex against ndarray on the workloads of our experiments (chooses the default backend).
     Backends,
+    /// MLP training throughput on flex and ndarray against PyTorch (needs a python with torch).
+    Mlp,
     /// All of the above.
     All,
 }
@@ -188,6 +195,9 @@ impl Bench {
         }
         if matches!(self.which, BenchKind::Backends | BenchKind::All) {
             crate::util::run(cargo(&["bench", "-p", "flatter", "--bench", "backends"]))?;
+        }
+        if matches!(self.which, BenchKind::Mlp | BenchKind::All) {
+            crate::util::run(cargo(&["bench", "-p", "flatter", "--bench", "mlp_throughput"]))?;
         }
         Ok(())
     }
