@@ -197,7 +197,10 @@ impl Bench {
             crate::util::run(cargo(&["bench", "-p", "flatter", "--bench", "backends"]))?;
         }
         if matches!(self.which, BenchKind::Mlp | BenchKind::All) {
-            crate::util::run(cargo(&["bench", "-p", "flatter", "--bench", "mlp_throughput"]))?;
+            // Same thread count on both sides: Burn's rayon pool, matrixmultiply and torch.
+            let mut cmd = cargo(&["bench", "-p", "flatter", "--bench", "mlp_throughput"]);
+            cmd.env("RAYON_NUM_THREADS", "2").env("MATMUL_NUM_THREADS", "2");
+            crate::util::run(cmd)?;
         }
         Ok(())
     }

@@ -85,7 +85,8 @@ pub struct MlpScale {
     pub lrs: Vec<f64>,
     /// C of the rule 1 − β = C η^(2/3) that the β grid is centred on.
     pub rule_c: f64,
-    /// For each η, the runs have 1 − β = f · C η^(2/3) for each f here; f = 1 is on the rule.
+    /// For each η, the runs have 1 − β = f · C η^(2/3) for each f here (skipped
+    /// where that would make β < 0); f = 1 is on the rule.
     pub rule_factors: Vec<f64>,
     /// The parabola of eq. (14) is fitted to the best-scoring β and this many
     /// neighbours on each side (in log(1 − β)), diverged runs excluded.
@@ -174,14 +175,12 @@ impl MlpScale {
         )?;
         require(self.fit_half_width >= 1, "fit_half_width", "expected >= 1 (a parabola needs 3 points)")?;
         for &lr in &self.lrs {
-            for &f in &self.rule_factors {
-                let one_minus = f * self.rule_c * lr.powf(GAMMA_THEORY);
-                require(
-                    one_minus > 0.0 && one_minus <= 1.0,
-                    "rule_factors",
-                    format!("η = {lr}, f = {f} gives 1 − β = {one_minus:.4}, outside (0, 1]"),
-                )?;
-            }
+            let valid = self.rule_factors.iter().filter(|&&f| f * self.rule_c * lr.powf(GAMMA_THEORY) <= 1.0).count();
+            require(
+                valid >= 3,
+                "rule_factors",
+                format!("η = {lr} has {valid} factors with 1 − β = f·C·η^(2/3) <= 1 (β >= 0); a parabola needs 3"),
+            )?;
         }
         Ok(())
     }
@@ -196,7 +195,8 @@ impl MlpScale {
         self.train_size().div_ceil(self.batch_size)
     }
 
-    /// The (η, β) grid, η outer and β increasing inner.
+    /// The (η, β) grid, η outer and β increasing inner. Factors that would
+    /// give β < 0 (1 − β > 1) are skipped at that η.
     pub fn runs(&self) -> Vec<MlpRun> {
         let mut factors = self.rule_factors.clone();
         factors.sort_by(|a, b| b.total_cmp(a));
@@ -204,6 +204,9 @@ impl MlpScale {
         for &lr in &self.lrs {
             for &f in &factors {
                 let one_minus_beta = f * self.rule_c * lr.powf(GAMMA_THEORY);
+                if one_minus_beta > 1.0 {
+                    continue;
+                }
                 let beta = 1.0 - one_minus_beta;
                 runs.push(MlpRun {
                     id: format!("lr{}-b{}", fmt_id(lr), fmt_id(beta)),
@@ -256,7 +259,8 @@ pub struct EpochPoint {
 pub struct MlpRunSummary {
     /// The run.
     pub run: MlpRun,
-    /// Best test accuracy over every evaluation of both phases (the paper's score).
+    /// Best test accuracy over the evaluations during both phases, the start
+    /// excluded (the paper's score).
     pub best_test_acc: f64,
     /// The epoch of the best test accuracy.
     pub best_epoch: u64,

@@ -303,8 +303,15 @@ pub fn train_run(
             points.push(EpochPoint { epoch, train_loss, test_acc });
         }
     }
-    let evaluated: Vec<&EpochPoint> = points.iter().filter(|p| p.test_acc.is_finite()).collect();
-    let best = evaluated.iter().max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).expect("the start is evaluated");
+    // The best over the evaluations *during training* (the shared start excluded,
+    // so runs that never improve on the valley still differ); the start when
+    // the run diverged before its first evaluation.
+    let best = points
+        .iter()
+        .skip(1)
+        .filter(|p| p.test_acc.is_finite())
+        .max_by(|a, b| a.test_acc.total_cmp(&b.test_acc))
+        .unwrap_or(&points[0]);
     let last = points.last().expect("the start is recorded");
     let summary = MlpRunSummary {
         run: run.clone(),
@@ -352,10 +359,6 @@ pub fn run(scale_name: Scale, scale: &MlpScale, backend: BackendKind, out: &Path
     scale.validate().map_err(|(field, msg)| anyhow::anyhow!("{EXPERIMENT} [{scale_name}] {field}: {msg}"))?;
     let wall = Instant::now();
     let _lock = lock_dir(out)?;
-    let summary_path = out.join("summary.json");
-    if summary_path.exists() {
-        std::fs::remove_file(&summary_path).with_context(|| format!("removing stale {}", summary_path.display()))?;
-    }
     let config_path = out.join("config.json");
     let resolved = serde_json::to_value((scale_name, scale))?;
     if !opts.force {
@@ -368,6 +371,11 @@ pub fn run(scale_name: Scale, scale: &MlpScale, backend: BackendKind, out: &Path
                 );
             }
         }
+    }
+    // A stale summary must never describe new runs: remove it before training.
+    let summary_path = out.join("summary.json");
+    if summary_path.exists() {
+        std::fs::remove_file(&summary_path).with_context(|| format!("removing stale {}", summary_path.display()))?;
     }
     write_json(&config_path, &resolved)?;
 
