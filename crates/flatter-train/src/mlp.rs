@@ -12,8 +12,8 @@
 //! - `figures/*.svg|png`;
 //! - `summary.json`: fits and criteria, written last.
 //!
-//! Runs are trained one after another, each with the `ModuleOptimizer` +
-//! `HeavyBall` path. They are not stacked into one batched program as the UV
+//! Runs are trained on one worker thread per core, each run alone with the
+//! `ModuleOptimizer` + `HeavyBall` path. They are not stacked into one batched program as the UV
 //! sweep is: the stacked engine (`crate::stacked`) is written for full-batch
 //! regression with Gaussian target noise, and an MLP stack needs batched
 //! matmuls with per-run weights `[R, in, out]`, per-run minibatch orders and
@@ -62,6 +62,8 @@ pub struct MlpOptions {
     pub force: bool,
     /// The experiment's `choices` list, copied into the summary.
     pub choices: Vec<String>,
+    /// Runs trained at once (default: one per core).
+    pub threads: Option<usize>,
 }
 
 fn activation(n: Nonlinearity) -> Activation {
@@ -393,23 +395,51 @@ pub fn run(scale_name: Scale, scale: &MlpScale, backend: BackendKind, out: &Path
     bar.set_style(
         ProgressStyle::with_template("runs   [{elapsed_precise}] {wide_bar} {pos}/{len} epochs (eta {eta}) {msg}").expect("progress template"),
     );
-    let mut results = Vec::with_capacity(runs.len());
-    for run in &runs {
-        let dir = out.join("runs").join(&run.id);
-        bar.set_message(run.id.clone());
-        if !opts.force {
-            if let Some(done) = completed(&dir, run) {
+    // Complete runs on disk are read back; the rest are trained by one worker
+    // thread per core, each taking the next pending run (runs are independent,
+    // so the order of completion changes nothing in the results).
+    let mut slots: Vec<Option<(MlpRunSummary, Vec<EpochPoint>)>> = vec![None; runs.len()];
+    let mut pending = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        match (!opts.force).then(|| completed(&out.join("runs").join(&run.id), run)).flatten() {
+            Some(done) => {
                 bar.inc(epochs_per_run);
-                results.push(done);
-                continue;
+                slots[i] = Some(done);
             }
+            None => pending.push(i),
         }
-        write_json(&dir.join("config.json"), run)?;
-        let (summary, points) = train_run(scale, &data, &valley_model, run, backend, &bar)?;
-        write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
-        write_json(&dir.join("summary.json"), &summary)?;
-        results.push((summary, points));
     }
+    let workers = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).clamp(1, pending.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let trained = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some(&i) = pending.get(k) else { return Ok(()) };
+                        let run = &runs[i];
+                        let dir = out.join("runs").join(&run.id);
+                        write_json(&dir.join("config.json"), run)?;
+                        let (summary, points) = train_run(scale, &data, &valley_model, run, backend, &bar)?;
+                        write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
+                        // Written last and atomically: its presence means the run is complete.
+                        write_json(&dir.join("summary.json"), &summary)?;
+                        trained.lock().expect("no worker panicked").push((i, (summary, points)));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("a training thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    for (i, result) in trained.into_inner().expect("no worker panicked") {
+        slots[i] = Some(result);
+    }
+    let results: Vec<(MlpRunSummary, Vec<EpochPoint>)> = slots.into_iter().map(|s| s.expect("every run is complete")).collect();
     bar.finish();
 
     let run_summaries: Vec<MlpRunSummary> = results.iter().map(|r| r.0.clone()).collect();

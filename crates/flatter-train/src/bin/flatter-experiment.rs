@@ -94,7 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => BackendKind::from_env()?,
             };
             let exp = MlpExperiment::load(&args.config)?;
-            let opts = flatter_train::mlp::MlpOptions { show_progress: !args.quiet, data_dir, force, choices: exp.choices.clone() };
+            let opts = flatter_train::mlp::MlpOptions { show_progress: !args.quiet, data_dir, force, choices: exp.choices.clone(), threads: None };
             let summary = flatter_train::mlp::run(args.scale, exp.scale(args.scale), backend, &args.out, &opts)?;
             println!(
                 "mlp-fashion [{}] on {backend}: {} runs, valley in {} GD steps, {:.1} s -> {}",
