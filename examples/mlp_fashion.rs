@@ -59,10 +59,10 @@ fn main() -> anyhow::Result<()> {
         println!("{:>6} {:>12.4} {:>10.4}", p.epoch, p.train_loss, p.test_acc);
     }
     println!(
-        "best test accuracy {:.4} at epoch {}, final {:.4} (start {:.4}){}; {:.1} s",
+        "best test accuracy {:.4} at epoch {}, final {} (start {:.4}){}; {:.1} s",
         summary.best_test_acc,
         summary.best_epoch,
-        summary.final_test_acc,
+        summary.final_test_acc.map_or("-".to_string(), |a| format!("{a:.4}")),
         summary.start_test_acc,
         if summary.diverged { ", DIVERGED" } else { "" },
         summary.wall_seconds

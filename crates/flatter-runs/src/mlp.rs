@@ -22,6 +22,9 @@ use crate::uv::{ConfigError, Criterion};
 pub const GAMMA_THEORY: f64 = 2.0 / 3.0;
 /// The tolerance of PAPER.md §9 row 15.
 pub const SLOPE_TOLERANCE: f64 = 0.2;
+/// A run whose final test accuracy is below this (twice chance for 10
+/// classes) has collapsed and counts as failed.
+pub const FAILED_ACC: f64 = 0.2;
 
 /// A hidden-layer nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -264,14 +267,19 @@ pub struct MlpRunSummary {
     pub best_test_acc: f64,
     /// The epoch of the best test accuracy.
     pub best_epoch: u64,
-    /// Test accuracy after the last epoch.
-    pub final_test_acc: f64,
-    /// Train accuracy (true labels) after the last epoch.
-    pub final_train_acc: f64,
+    /// Test accuracy after the last epoch; None when the run diverged.
+    pub final_test_acc: Option<f64>,
+    /// Train accuracy (true labels) after the last epoch; None when the run diverged.
+    pub final_train_acc: Option<f64>,
     /// Test accuracy at the valley checkpoint, before any SGD.
     pub start_test_acc: f64,
-    /// Whether the loss became non-finite; such a run is excluded from the fits.
+    /// Whether the loss became non-finite.
     pub diverged: bool,
+    /// Whether the run failed: it diverged, or it ended at a test accuracy
+    /// below [`FAILED_ACC`] (the network collapsed to near-constant
+    /// predictions). Failed runs are excluded from the eq. (14) fits: a
+    /// parabola models the smooth peak, not a training failure.
+    pub failed: bool,
     /// Wall time of this run, seconds.
     pub wall_seconds: f64,
 }
@@ -281,7 +289,7 @@ pub struct MlpRunSummary {
 pub struct BetaStarAtLr {
     /// η.
     pub lr: f64,
-    /// Every run at this η: (β, best test accuracy, diverged).
+    /// Every run at this η: (β, best test accuracy, failed).
     pub points: Vec<(f64, f64, bool)>,
     /// The β values the parabola was fitted on.
     pub fitted_betas: Vec<f64>,
@@ -300,9 +308,9 @@ pub struct BetaStarAtLr {
 }
 
 /// Fits eq. (14) at one η: a parabola in log(1 − β) through the best score
-/// and `half_width` neighbours on each side, diverged runs excluded.
+/// and `half_width` neighbours on each side, failed runs excluded.
 ///
-/// `points` are (β, score, diverged). β* is "interior" when it lies strictly
+/// `points` are (β, score, failed). β* is "interior" when it lies strictly
 /// between the smallest and largest fitted β, i.e. the data bracket a peak.
 pub fn fit_beta_star_at(lr: f64, points: &[(f64, f64, bool)], half_width: usize) -> BetaStarAtLr {
     let mut ok: Vec<(f64, f64)> = points.iter().filter(|p| !p.2 && p.1.is_finite()).map(|p| (p.0, p.1)).collect();
@@ -319,7 +327,7 @@ pub fn fit_beta_star_at(lr: f64, points: &[(f64, f64, bool)], half_width: usize)
         error: None,
     };
     if ok.len() < 3 {
-        out.error = Some(format!("{} runs did not diverge; a parabola needs 3", ok.len()));
+        out.error = Some(format!("{} runs did not fail; a parabola needs 3", ok.len()));
         return out;
     }
     let best = ok.iter().enumerate().max_by(|a, b| a.1.1.total_cmp(&b.1.1)).map(|(i, _)| i).unwrap_or(0);
@@ -440,16 +448,20 @@ pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> (Vec<BetaStarAtLr>, 
     let mut notes = Vec::new();
     for &lr in &scale.lrs {
         let points: Vec<(f64, f64, bool)> =
-            runs.iter().filter(|r| (r.run.lr - lr).abs() <= 1e-12 * lr).map(|r| (r.run.beta, r.best_test_acc, r.diverged)).collect();
+            runs.iter().filter(|r| (r.run.lr - lr).abs() <= 1e-12 * lr).map(|r| (r.run.beta, r.best_test_acc, r.failed)).collect();
         let fit = fit_beta_star_at(lr, &points, scale.fit_half_width);
         if let Some(e) = &fit.error {
             notes.push(format!("η = {lr}: no interior β*: {e}."));
         }
         per_lr.push(fit);
     }
-    let diverged = runs.iter().filter(|r| r.diverged).count();
-    if diverged > 0 {
-        notes.push(format!("{diverged} of {} runs diverged (non-finite loss) and are excluded from the fits.", runs.len()));
+    let failed = runs.iter().filter(|r| r.failed).count();
+    if failed > 0 {
+        let diverged = runs.iter().filter(|r| r.diverged).count();
+        notes.push(format!(
+            "{failed} of {} runs failed and are excluded from the fits ({diverged} with a non-finite loss, the others ending below {FAILED_ACC} test accuracy: collapsed to near-constant predictions); all had large effective learning rates η/(1 − β).",
+            runs.len()
+        ));
     }
     let (slope, slope_error) = match fit_slope(&per_lr) {
         Ok(s) => (Some(s), None),
@@ -540,10 +552,11 @@ mod tests {
                     run,
                     best_test_acc: acc,
                     best_epoch: 1,
-                    final_test_acc: acc,
-                    final_train_acc: 1.0,
+                    final_test_acc: Some(acc),
+                    final_train_acc: Some(1.0),
                     start_test_acc: 0.7,
                     diverged: false,
+                    failed: false,
                     wall_seconds: 0.0,
                 }
             })

@@ -14,7 +14,7 @@ pub fn write_figures(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)],
     render(&acc_vs_beta(summary), &dir.join("acc_vs_beta"))?;
     entries.push(FigureEntry {
         file: "figures/acc_vs_beta.png".into(),
-        caption: "Best test accuracy against 1 − β for each η (markers), with the eq. (14) parabola in log(1 − β) fitted around the peak (lines), whose vertex is β*.".into(),
+        caption: "Best test accuracy against 1 − β for each η (markers), with the eq. (14) parabola in log(1 − β) fitted around the peak (lines), whose vertex is β*. Failed runs (diverged, or collapsed below 0.2 test accuracy) are not drawn; they are listed in summary.json.".into(),
     });
     if let Some(fig) = beta_star_vs_lr(summary) {
         render(&fig, &dir.join("beta_star_vs_lr"))?;

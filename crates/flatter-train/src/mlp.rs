@@ -319,10 +319,11 @@ pub fn train_run(
         run: run.clone(),
         best_test_acc: best.test_acc,
         best_epoch: best.epoch,
-        final_test_acc: last.test_acc,
-        final_train_acc: if diverged { f64::NAN } else { accuracy(&model.valid(), &data.train, &plain) },
+        final_test_acc: last.test_acc.is_finite().then_some(last.test_acc),
+        final_train_acc: (!diverged).then(|| accuracy(&model.valid(), &data.train, &plain)),
         start_test_acc,
         diverged,
+        failed: diverged || !(last.test_acc >= flatter_runs::mlp::FAILED_ACC),
         wall_seconds: start.elapsed().as_secs_f64(),
     };
     Ok((summary, points))
