@@ -1,5 +1,7 @@
 //! Training engines and experiment runners.
 //!
+//! - [`experiment`]: what every runner shares: shard / force / analyse-only
+//!   options, the outcome, the progress display and the job workers.
 //! - [`stacked`]: the stacked-run engine: R independent runs of one model
 //!   with their own η, β and noise seed trained as one tensor program.
 //! - [`uv_sweep`]: the UV model on that engine.
@@ -8,6 +10,7 @@
 //! The `flatter-experiment` binary is the machine entry point that
 //! `cargo xtask reproduce` spawns; the examples are the human ones.
 
+pub mod experiment;
 pub mod stacked;
 pub mod uv;
 pub mod uv_sweep;
