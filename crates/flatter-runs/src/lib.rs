@@ -15,6 +15,8 @@
 
 pub mod claims;
 pub mod io;
+pub mod matrix_sensing;
+pub mod matrix_sensing_figures;
 pub mod plan;
 pub mod report;
 pub mod scale;

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// UV / teacher–student decay times against η and γ (Fig. 1, App. A).
     Uv(Common),
+    /// Matrix sensing: the optimal β, C against its bound, double descent (App. A.2, D).
+    MatrixSensing(Common),
     /// Every experiment at one scale into `<out>/<experiment>/`, then the report.
     All(All),
     /// Analyse whatever is complete under `<out>` (merging shards) and write
@@ -37,12 +39,15 @@ enum Command {
 enum Experiment {
     /// UV / teacher–student (Fig. 1).
     Uv,
+    /// Matrix sensing (App. A.2, D).
+    MatrixSensing,
 }
 
 impl Experiment {
     fn name(self) -> &'static str {
         match self {
             Experiment::Uv => "uv",
+            Experiment::MatrixSensing => "matrix-sensing",
         }
     }
 }
@@ -161,7 +166,28 @@ fn run_one(exp: Experiment, scale: Scale, config: &Path, out: &Path, backend: Ba
                 Outcome::Partial { complete_runs, total_runs } => Ok(outcome_line(None, Some((complete_runs, total_runs)))),
             }
         }
+        Experiment::MatrixSensing => {
+            let e = flatter_runs::matrix_sensing::MsExperiment::load(config)?;
+            match flatter_train::matrix_sensing::run(scale, &e, backend, out, opts)? {
+                Outcome::Complete(s) => Ok(format!(
+                    "matrix-sensing [{scale}] on {backend}: C_opt {} vs bound {:.4}, {} runs diverged, {:.1} s of training -> {}\n{}",
+                    s.c_opt.map_or("-".into(), |c| format!("{c:.4}")),
+                    s.c_bound,
+                    s.diverged,
+                    s.wall_seconds,
+                    out.display(),
+                    flatter_train::matrix_sensing::criteria_table(&s)
+                )),
+                Outcome::Partial { complete_runs, total_runs } => Ok(outcome_line(None, Some((complete_runs, total_runs)))),
+            }
+        }
     }
+}
+
+fn single(exp: Experiment, args: &Common) -> anyhow::Result<()> {
+    let b = backend(&args.flags)?;
+    println!("{}", run_one(exp, args.scale, &args.config, &args.out, b, options(&args.flags, args.analyse_only))?);
+    Ok(())
 }
 
 fn all_experiments() -> Vec<Experiment> {
@@ -170,11 +196,8 @@ fn all_experiments() -> Vec<Experiment> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Uv(args) => {
-            let b = backend(&args.flags)?;
-            println!("{}", run_one(Experiment::Uv, args.scale, &args.config, &args.out, b, options(&args.flags, args.analyse_only))?);
-            Ok(())
-        }
+        Command::Uv(args) => single(Experiment::Uv, &args),
+        Command::MatrixSensing(args) => single(Experiment::MatrixSensing, &args),
         Command::All(args) => {
             let b = backend(&args.flags)?;
             let chosen = if args.only.is_empty() { all_experiments() } else { args.only.clone() };
