@@ -68,14 +68,23 @@ pub struct ReproduceAll {
 
 impl ReproduceAll {
     pub fn run(self) -> anyhow::Result<()> {
+        let out = absolute(&self.args.out);
         experiment_binary(self.args.wgpu, "all", |cmd| {
             cmd.arg("--scale").arg(&self.args.scale).arg("--experiments").arg(project_root().join("experiments"));
-            cmd.arg("--out").arg(absolute(&self.args.out));
+            cmd.arg("--out").arg(&out);
             for only in &self.only {
                 cmd.args(["--only", only]);
             }
             run_flags(cmd, &self.args);
-        })
+        })?;
+        // The committed results are the last full cpu-scale run into the default directory.
+        let default_out = out == project_root().join("results");
+        if self.args.scale == "cpu" && default_out && self.only.is_empty() && self.args.shard.is_none() {
+            let dest = project_root().join("docs").join("results");
+            let copied = crate::publish::publish(&out, &dest)?;
+            eprintln!("published {copied} files (report, claims, summaries, figures) to {}", dest.display());
+        }
+        Ok(())
     }
 }
 

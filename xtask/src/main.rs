@@ -6,6 +6,7 @@
 
 mod advise;
 mod flags;
+mod publish;
 mod util;
 
 use clap::Parser as _;

@@ -149,3 +149,33 @@ fn a_changed_config_is_refused_without_force() {
     ok(run(&["--force"]));
     assert!(out.join("uv/runs").read_dir().unwrap().flatten().any(|e| e.file_name().to_string_lossy().ends_with("-s2")));
 }
+
+#[test]
+fn a_sigkill_at_an_arbitrary_moment_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean");
+    ok(all(&clean, &[], None));
+    let killed = dir.path().join("killed");
+    let mut child = Command::new(BIN)
+        .args(["all", "--scale", "smoke", "--quiet", "--experiments"])
+        .arg(root().join("experiments"))
+        .arg("--out")
+        .arg(&killed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the first run is complete (or let it finish if it is faster than the poll).
+    let start = std::time::Instant::now();
+    while (!killed.exists() || result_set(&killed).is_empty()) && start.elapsed().as_secs() < 120 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    ok(all(&killed, &[], None));
+    assert_eq!(result_set(&killed), result_set(&clean));
+    assert_eq!(criteria(&killed), criteria(&clean));
+}
