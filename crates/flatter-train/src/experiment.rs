@@ -62,22 +62,25 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A display for `selection` of `experiment`.
-    pub fn new(experiment: &str, selection: &Selection, show: bool) -> Progress {
+    /// A display for the `selection` of `experiment`'s `jobs`.
+    pub fn new(experiment: &str, jobs: &[Job], selection: &Selection, show: bool) -> Progress {
         let bars = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-        let jobs = bars.add(ProgressBar::new(selection.todo.len() as u64));
-        jobs.set_style(
+        let bar = bars.add(ProgressBar::new(selection.todo.len() as u64));
+        bar.set_style(
             ProgressStyle::with_template("{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} jobs (eta {eta}) {msg}")
                 .expect("progress template"),
         );
-        jobs.set_prefix(experiment.to_string());
+        bar.set_prefix(experiment.to_string());
+        let runs: usize = selection.todo.iter().map(|&i| jobs[i].runs.len()).sum();
+        let mut msg = format!("{runs} runs");
         if selection.skipped_complete > 0 || selection.other_shards > 0 {
-            jobs.set_message(format!(
-                "({} complete on disk, {} in other shards)",
+            msg += &format!(
+                "; {} jobs complete on disk, {} in other shards",
                 selection.skipped_complete, selection.other_shards
-            ));
+            );
         }
-        Progress { bars, jobs }
+        bar.set_message(msg);
+        Progress { bars, jobs: bar }
     }
 
     /// A bar of `len` steps for one job.

@@ -129,7 +129,7 @@ pub fn run(scale_name: Scale, exp: &MsExperiment, backend: BackendKind, out: &Pa
     if !opts.analyse_only {
         let device = backend.device()?;
         let selection = select(&jobs, out, opts.shard, opts.force);
-        let progress = Progress::new("matrix-sensing", &selection, opts.progress);
+        let progress = Progress::new("matrix-sensing", &jobs, &selection, opts.progress);
         let todo: Vec<&Job> = selection.todo.iter().map(|&i| &jobs[i]).collect();
         for_each_parallel(&todo, cpu_workers(), |job| {
             let runs: Vec<MsRun> = all_runs.iter().filter(|r| job.runs.contains(&r.id)).cloned().collect();

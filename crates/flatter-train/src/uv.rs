@@ -86,7 +86,7 @@ pub fn run(
     if !opts.analyse_only {
         let device = backend.device()?;
         let selection = select(&jobs, out, opts.shard, opts.force);
-        let progress = Progress::new("uv", &selection, opts.progress);
+        let progress = Progress::new("uv", &jobs, &selection, opts.progress);
         let todo: Vec<&Job> = selection.todo.iter().map(|&i| &jobs[i]).collect();
         for_each_parallel(&todo, cpu_workers(), |job| {
             let bar = progress.job_bar(&job.id, 0);
