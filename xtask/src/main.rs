@@ -5,7 +5,9 @@
 //! build and never trains in the dev profile.
 
 mod data;
+mod advise;
 mod flags;
+mod publish;
 mod util;
 
 use clap::Parser as _;
@@ -18,5 +20,7 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Reproduce(cmd) => cmd.run(),
         flags::Command::ReproduceAll(cmd) => cmd.run(),
         flags::Command::Data(cmd) => cmd.run(),
+        flags::Command::Report(cmd) => cmd.run(),
+        flags::Command::Advise(cmd) => cmd.run(),
     }
 }

@@ -14,7 +14,9 @@ use std::path::Path;
 use flatter_theory::fit::{fit_beta_star, linear_fit};
 use serde::{Deserialize, Serialize};
 
+use crate::claims::FigureRef;
 use crate::io::read_toml;
+use crate::plan::Job;
 use crate::scale::Scale;
 use crate::uv::{ConfigError, Criterion};
 
@@ -191,6 +193,11 @@ impl MlpScale {
     /// Training images in total.
     pub fn train_size(&self) -> usize {
         10 * self.train_per_class
+    }
+
+    /// The jobs of `flatter_runs::plan`: one per run, in the order of [`Self::runs`].
+    pub fn jobs(&self) -> Vec<Job> {
+        self.runs().into_iter().map(|r| Job { id: r.id.clone(), runs: vec![r.id] }).collect()
     }
 
     /// Minibatch steps per epoch (the last, short batch is kept).
@@ -382,15 +389,6 @@ pub fn fit_slope(per_lr: &[BetaStarAtLr]) -> Result<SlopeFit, String> {
     Ok(SlopeFit { slope: fit.slope, slope_stderr: fit.slope_stderr, intercept: fit.intercept, r2: fit.r2, lrs: used.iter().map(|b| b.lr).collect() })
 }
 
-/// A figure file and its caption, paths relative to the results directory.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FigureEntry {
-    /// e.g. `figures/acc_vs_beta.png`.
-    pub file: String,
-    /// What it shows.
-    pub caption: String,
-}
-
 /// What the valley phase produced (`setup/valley.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ValleySummary {
@@ -417,8 +415,8 @@ pub struct MlpSummary {
     pub dataset: String,
     /// The resolved scale.
     pub config: MlpScale,
-    /// The valley phase.
-    pub valley: ValleySummary,
+    /// The valley phase (None when its record is not in the directory, e.g. merged shards).
+    pub valley: Option<ValleySummary>,
     /// Every run's result.
     pub runs: Vec<MlpRunSummary>,
     /// The eq. (14) fit per η.
@@ -430,12 +428,12 @@ pub struct MlpSummary {
     /// PAPER.md §9 row 15.
     pub criteria: Vec<Criterion>,
     /// The figures, relative to the results directory.
-    pub figures: Vec<FigureEntry>,
+    pub figures: Vec<FigureRef>,
     /// Every value we chose where the paper gives none.
     pub choices: Vec<String>,
     /// Gaps and honest remarks.
     pub notes: Vec<String>,
-    /// Wall time of the whole experiment (this process), seconds.
+    /// Wall time: the valley's plus every run's own, seconds (adds up over shards and resumes).
     pub wall_seconds: f64,
     /// The backend that ran it.
     pub backend: String,

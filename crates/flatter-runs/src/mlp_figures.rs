@@ -4,27 +4,28 @@ use std::path::Path;
 
 use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
 
-use crate::mlp::{EpochPoint, FigureEntry, GAMMA_THEORY, MlpRun, MlpSummary};
+use crate::claims::FigureRef;
+use crate::mlp::{EpochPoint, GAMMA_THEORY, MlpRun, MlpSummary};
 
 /// Writes the three figures under `<out>/figures/` and returns their entries
 /// (PNG paths relative to `out`; an SVG sits beside each).
-pub fn write_figures(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)], out: &Path) -> Result<Vec<FigureEntry>, PlotError> {
+pub fn write_figures(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)], out: &Path) -> Result<Vec<FigureRef>, PlotError> {
     let dir = out.join("figures");
     let mut entries = Vec::new();
     render(&acc_vs_beta(summary), &dir.join("acc_vs_beta"))?;
-    entries.push(FigureEntry {
+    entries.push(FigureRef {
         file: "figures/acc_vs_beta.png".into(),
         caption: "Best test accuracy against 1 − β for each η (markers), with the eq. (14) parabola in log(1 − β) fitted around the peak (lines), whose vertex is β*. Failed runs (diverged, or collapsed below 0.2 test accuracy) are not drawn; they are listed in summary.json.".into(),
     });
     if let Some(fig) = beta_star_vs_lr(summary) {
         render(&fig, &dir.join("beta_star_vs_lr"))?;
-        entries.push(FigureEntry {
+        entries.push(FigureRef {
             file: "figures/beta_star_vs_lr.png".into(),
             caption: "1 − β* against η (log–log) with standard errors, the fitted line and a slope-2/3 line through the data's centre (Fig. 5).".into(),
         });
     }
     render(&acc_vs_epoch(summary, traces), &dir.join("acc_vs_epoch"))?;
-    entries.push(FigureEntry {
+    entries.push(FigureRef {
         file: "figures/acc_vs_epoch.png".into(),
         caption: "Test accuracy against epoch at the middle η, for runs on the rule 1 − β = Cη^(2/3) (f = 1) and off it; the dashed vertical marks the end of the label-noise phase.".into(),
     });

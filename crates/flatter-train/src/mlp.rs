@@ -22,7 +22,7 @@
 //! is left for the speed work that `benches/mlp_throughput.rs` is the baseline of.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
@@ -38,33 +38,18 @@ use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use flatter_runs::Scale;
 use flatter_runs::io::{read_json, write_atomic, write_json};
 use flatter_runs::mlp::{
-    CleanLoss, EpochPoint, MlpRun, MlpRunSummary, MlpScale, MlpSummary, Nonlinearity, ValleySummary, analyse,
+    CleanLoss, EpochPoint, MlpExperiment, MlpRun, MlpRunSummary, MlpScale, MlpSummary, Nonlinearity, ValleySummary, analyse,
 };
+use flatter_runs::plan::{all_complete, prepare_out, run_dir, run_summary_path, select, validate_jobs};
 use flatter_runs::mlp_figures::write_figures;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::batcher::{ImageBatcher, epoch_order, label_tensor, minibatches};
-use crate::uv::lock_dir;
+use crate::experiment::{Options, Outcome, Progress, cpu_workers, for_each_parallel, job_written, partial};
 
 /// The experiment's name, as in paths and summaries.
 pub const EXPERIMENT: &str = "mlp-fashion";
-
-/// How [`run`] behaves, beyond the scale.
-#[derive(Clone, Debug, Default)]
-pub struct MlpOptions {
-    /// Show progress bars.
-    pub show_progress: bool,
-    /// `--data-dir`: where Fashion-MNIST is (else [`flatter_data::resolve_dir`]'s search).
-    pub data_dir: Option<PathBuf>,
-    /// Retrain every run and the valley even if complete ones are on disk,
-    /// and overwrite a results directory written for another config.
-    pub force: bool,
-    /// The experiment's `choices` list, copied into the summary.
-    pub choices: Vec<String>,
-    /// Runs trained at once (default: one per core).
-    pub threads: Option<usize>,
-}
 
 fn activation(n: Nonlinearity) -> Activation {
     match n {
@@ -103,17 +88,9 @@ pub fn load_data(scale: &MlpScale, data_dir: Option<&Path>) -> anyhow::Result<Ml
     let subset = |d: ImageDataset, per_class: usize, full: usize| -> anyhow::Result<ImageDataset> {
         Ok(if per_class * d.num_classes == d.n && per_class * 10 == full { d } else { d.subset_per_class(per_class, scale.subset_seed)? })
     };
-    let official = train.official && test.official;
     let train = subset(train, scale.train_per_class, 60_000)?;
     let test = subset(test, scale.test_per_class, 10_000)?;
-    let description = format!(
-        "Fashion-MNIST ({}, {}-image class-balanced training subset, {}-image test {})",
-        if official { "real, official SHA-256 verified" } else { "real" },
-        train.n,
-        test.n,
-        if test.n == 10_000 { "split" } else { "subset" }
-    );
-    Ok(MlpData { train: ImageBatcher::new(&train), test: ImageBatcher::new(&test), description })
+    Ok(MlpData { train: ImageBatcher::new(&train), test: ImageBatcher::new(&test), description: dataset_description(scale) })
 }
 
 /// Accuracy of `model` on a whole dataset, evaluated in chunks on the plain device.
@@ -347,130 +324,112 @@ fn parse_metrics(text: &str) -> Option<Vec<EpochPoint>> {
         .collect()
 }
 
-/// A complete run on disk (its `summary.json` and `metrics.csv`), if it is one of this run.
-fn completed(dir: &Path, run: &MlpRun) -> Option<(MlpRunSummary, Vec<EpochPoint>)> {
-    let summary: MlpRunSummary = read_json(&dir.join("summary.json")).ok()?;
-    if &summary.run != run {
-        return None;
-    }
-    let points = parse_metrics(&std::fs::read_to_string(dir.join("metrics.csv")).ok()?)?;
-    Some((summary, points))
+/// Runs the MLP experiment at `scale_name` into `out`, with Fashion-MNIST
+/// found by [`flatter_data::resolve_dir`]'s search (see [`run_with_data`]).
+pub fn run(scale_name: Scale, exp: &MlpExperiment, backend: BackendKind, out: &Path, opts: Options) -> anyhow::Result<Outcome<MlpSummary>> {
+    run_with_data(scale_name, exp, backend, out, opts, None)
 }
 
-/// Runs the MLP experiment at `scale_name` and writes everything under `out`.
-pub fn run(scale_name: Scale, scale: &MlpScale, backend: BackendKind, out: &Path, opts: &MlpOptions) -> anyhow::Result<MlpSummary> {
+/// Runs the MLP experiment at `scale_name` into `out` (the contract of
+/// `flatter_runs::plan`: one job per run, resumable, shardable), with
+/// Fashion-MNIST from `data_dir` when given.
+///
+/// The valley checkpoint is made (or reused from `<out>/setup/`) only when
+/// this process has runs to train; every shard makes the same one from the
+/// same seed. The summary's `wall_seconds` is the valley's time plus every
+/// run's own, so it adds up over shards and resumes.
+pub fn run_with_data(
+    scale_name: Scale,
+    exp: &MlpExperiment,
+    backend: BackendKind,
+    out: &Path,
+    opts: Options,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<Outcome<MlpSummary>> {
+    let scale = exp.scale(scale_name);
     scale.validate().map_err(|(field, msg)| anyhow::anyhow!("{EXPERIMENT} [{scale_name}] {field}: {msg}"))?;
-    let wall = Instant::now();
-    let _lock = lock_dir(out)?;
-    let config_path = out.join("config.json");
-    let resolved = serde_json::to_value((scale_name, scale))?;
-    if !opts.force {
-        if let Ok(existing) = read_json::<serde_json::Value>(&config_path) {
-            if existing != resolved {
-                bail!(
-                    "{} holds results of another config ({}); pass --force to overwrite, or choose another --out",
-                    out.display(),
-                    config_path.display()
-                );
-            }
-        }
-    }
-    // A stale summary must never describe new runs: remove it before training.
-    let summary_path = out.join("summary.json");
-    if summary_path.exists() {
-        std::fs::remove_file(&summary_path).with_context(|| format!("removing stale {}", summary_path.display()))?;
-    }
-    write_json(&config_path, &resolved)?;
-
-    let data = load_data(scale, opts.data_dir.as_deref())?;
-    let draw = |show: bool| if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-    let valley_bar = ProgressBar::with_draw_target(Some(scale.valley_max_epochs), draw(opts.show_progress));
-    valley_bar.set_style(
-        ProgressStyle::with_template("valley [{elapsed_precise}] {wide_bar} {pos}/{len} GD steps {msg}").expect("progress template"),
-    );
-    let (valley_model, valley_summary) = valley(scale, &data, backend, out, opts.force, &valley_bar)?;
-
+    let jobs = scale.jobs();
+    validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("{EXPERIMENT} [{scale_name}]: {e}"))?;
     let runs = scale.runs();
-    let epochs_per_run = scale.epochs_noisy + scale.epochs_clean;
-    let bar = ProgressBar::with_draw_target(Some(epochs_per_run * runs.len() as u64), draw(opts.show_progress));
-    bar.set_style(
-        ProgressStyle::with_template("runs   [{elapsed_precise}] {wide_bar} {pos}/{len} epochs (eta {eta}) {msg}").expect("progress template"),
-    );
-    // Complete runs on disk are read back; the rest are trained by one worker
-    // thread per core, each taking the next pending run (runs are independent,
-    // so the order of completion changes nothing in the results).
-    let mut slots: Vec<Option<(MlpRunSummary, Vec<EpochPoint>)>> = vec![None; runs.len()];
-    let mut pending = Vec::new();
-    for (i, run) in runs.iter().enumerate() {
-        match (!opts.force).then(|| completed(&out.join("runs").join(&run.id), run)).flatten() {
-            Some(done) => {
-                bar.inc(epochs_per_run);
-                slots[i] = Some(done);
-            }
-            None => pending.push(i),
+    let _lock = prepare_out(out, &(scale_name, scale), opts.force)?;
+    if !opts.analyse_only {
+        let selection = select(&jobs, out, opts.shard, opts.force);
+        if !selection.todo.is_empty() {
+            let progress = Progress::new(EXPERIMENT, &jobs, &selection, opts.progress);
+            let data = load_data(scale, data_dir)?;
+            let valley_bar = progress.job_bar("valley", scale.valley_max_epochs);
+            let (valley_model, _) = valley(scale, &data, backend, out, opts.force, &valley_bar)?;
+            valley_bar.finish_and_clear();
+            let todo: Vec<&MlpRun> = selection.todo.iter().map(|&i| &runs[i]).collect();
+            // Each job is one run trained alone; one worker thread per core.
+            for_each_parallel(&todo, cpu_workers(), |run| {
+                let bar = progress.job_bar(&run.id, scale.epochs_noisy + scale.epochs_clean);
+                let dir = run_dir(out, &run.id);
+                write_json(&dir.join("config.json"), run)?;
+                let (summary, points) = train_run(scale, &data, &valley_model, run, backend, &bar)?;
+                bar.finish_and_clear();
+                write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
+                // Written last and atomically: its presence means the run is complete.
+                write_json(&dir.join("summary.json"), &summary)?;
+                progress.jobs.inc(1);
+                job_written();
+                Ok(())
+            })?;
+            progress.jobs.finish_and_clear();
         }
     }
-    let workers = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).clamp(1, pending.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let trained = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> anyhow::Result<()> {
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some(&i) = pending.get(k) else { return Ok(()) };
-                        let run = &runs[i];
-                        let dir = out.join("runs").join(&run.id);
-                        write_json(&dir.join("config.json"), run)?;
-                        let (summary, points) = train_run(scale, &data, &valley_model, run, backend, &bar)?;
-                        write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
-                        // Written last and atomically: its presence means the run is complete.
-                        write_json(&dir.join("summary.json"), &summary)?;
-                        trained.lock().expect("no worker panicked").push((i, (summary, points)));
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("a training thread panicked"))??;
-        }
-        Ok(())
-    })?;
-    for (i, result) in trained.into_inner().expect("no worker panicked") {
-        slots[i] = Some(result);
+    if !all_complete(&jobs, out) {
+        return Ok(partial(&jobs, out));
     }
-    let results: Vec<(MlpRunSummary, Vec<EpochPoint>)> = slots.into_iter().map(|s| s.expect("every run is complete")).collect();
-    bar.finish();
-
-    let run_summaries: Vec<MlpRunSummary> = results.iter().map(|r| r.0.clone()).collect();
-    let (beta_star, slope, slope_error, criteria, mut notes) = analyse(scale, &run_summaries);
-    notes.push(format!(
-        "Valley: 100% train accuracy after {} full-batch GD steps at η₀ = {} (test accuracy there {:.4}).",
-        valley_summary.epochs, scale.valley_lr, valley_summary.test_acc
-    ));
+    let results = runs.iter().map(|r| read_json::<MlpRunSummary>(&run_summary_path(out, &r.id))).collect::<Result<Vec<_>, _>>()?;
+    let traces: Vec<(MlpRun, Vec<EpochPoint>)> = runs
+        .iter()
+        .map(|r| {
+            let text = std::fs::read_to_string(run_dir(out, &r.id).join("metrics.csv")).unwrap_or_default();
+            (r.clone(), parse_metrics(&text).unwrap_or_default())
+        })
+        .collect();
+    let valley_summary = read_json::<ValleyFile>(&out.join("setup").join("valley.json")).ok().map(|f| f.summary);
+    let (beta_star, slope, slope_error, criteria, mut notes) = analyse(scale, &results);
+    match &valley_summary {
+        Some(v) => notes.push(format!(
+            "Valley: 100% train accuracy after {} full-batch GD steps at η₀ = {} (test accuracy there {:.4}).",
+            v.epochs, scale.valley_lr, v.test_acc
+        )),
+        None => notes.push("The valley checkpoint's record (setup/valley.json) is not in this directory (shards merged from elsewhere); its wall time is not counted.".into()),
+    }
+    let wall_seconds = valley_summary.as_ref().map_or(0.0, |v| v.wall_seconds) + results.iter().map(|r| r.wall_seconds).sum::<f64>();
     let mut summary = MlpSummary {
         experiment: EXPERIMENT.to_string(),
         scale: scale_name,
-        dataset: data.description,
+        dataset: dataset_description(scale),
         config: scale.clone(),
         valley: valley_summary,
-        runs: run_summaries,
+        runs: results,
         beta_star,
         slope,
         slope_error,
         criteria,
         figures: Vec::new(),
-        choices: opts.choices.clone(),
+        choices: exp.choices.clone(),
         notes,
-        wall_seconds: 0.0,
+        wall_seconds,
         backend: backend.name().to_string(),
     };
-    let traces: Vec<(MlpRun, Vec<EpochPoint>)> = results.into_iter().map(|(s, p)| (s.run, p)).collect();
     summary.figures = write_figures(&summary, &traces, out).context("writing the MLP figures")?;
-    summary.wall_seconds = wall.elapsed().as_secs_f64();
-    write_json(&summary_path, &summary)?;
-    Ok(summary)
+    write_json(&out.join("summary.json"), &summary)?;
+    Ok(Outcome::Complete(summary))
+}
+
+/// The data of a scale, in words (the loaders verify the official SHA-256,
+/// so a scale that ran used the official files).
+pub fn dataset_description(scale: &MlpScale) -> String {
+    let test = scale.test_per_class * 10;
+    format!(
+        "Fashion-MNIST (real, official SHA-256 verified; {}-image class-balanced training subset, {test}-image test {})",
+        scale.train_size(),
+        if test == 10_000 { "split" } else { "subset" }
+    )
 }
 
 /// The per-η fits and the criterion as a plain-text table.
@@ -490,6 +449,6 @@ pub fn report(summary: &MlpSummary) -> String {
         )
         .unwrap();
     }
-    s.push_str(&crate::uv::criteria_table_of(&summary.criteria));
+    s.push_str(&crate::uv::table(&summary.criteria));
     s
 }

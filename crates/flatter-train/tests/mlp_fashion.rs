@@ -10,7 +10,9 @@ use flatter_optim::rng::{RandomStream, Streams};
 use flatter_runs::Scale;
 use flatter_runs::mlp::{MlpExperiment, MlpRunSummary, MlpScale};
 use flatter_train::batcher::{ImageBatcher, epoch_order, minibatches};
-use flatter_train::mlp::{MlpOptions, accuracy, load_data, run, valley};
+use flatter_runs::plan::Shard;
+use flatter_train::experiment::{Options, Outcome};
+use flatter_train::mlp::{accuracy, load_data, run, valley};
 use indicatif::ProgressBar;
 
 fn experiment() -> MlpExperiment {
@@ -80,13 +82,13 @@ fn valley_reaches_100_percent_and_the_checkpoint_round_trips() {
 }
 
 #[test]
-fn smoke_scale_end_to_end_and_resume() {
+fn smoke_scale_end_to_end_resume_and_shards() {
     let exp = experiment();
-    let scale = exp.scale(Scale::Smoke);
+    let scale = exp.scale(Scale::Smoke).clone();
     let out = tempfile::tempdir().unwrap();
-    let opts = MlpOptions { choices: exp.choices.clone(), ..MlpOptions::default() };
-    let summary = run(Scale::Smoke, scale, BackendKind::DEFAULT, out.path(), &opts).unwrap();
-    assert_eq!(summary.valley.train_acc, 1.0);
+    let opts = Options::default();
+    let summary = run(Scale::Smoke, &exp, BackendKind::DEFAULT, out.path(), opts).unwrap().complete().unwrap();
+    assert_eq!(summary.valley.as_ref().unwrap().train_acc, 1.0);
     assert_eq!(summary.runs.len(), scale.runs().len());
     for r in &scale.runs() {
         let dir = out.path().join("runs").join(&r.id);
@@ -101,6 +103,7 @@ fn smoke_scale_end_to_end_and_resume() {
         assert!(json.get(key).is_some(), "summary.json lacks {key}");
     }
     assert_eq!(json["experiment"], "mlp-fashion");
+    assert!(!summary.choices.is_empty());
     for fig in &summary.figures {
         assert!(out.path().join(&fig.file).is_file(), "{}", fig.file);
         assert!(out.path().join(&fig.file).with_extension("svg").is_file());
@@ -110,13 +113,26 @@ fn smoke_scale_end_to_end_and_resume() {
     // A rerun resumes: complete runs are read back, not retrained.
     let one: PathBuf = out.path().join("runs").join(&scale.runs()[0].id).join("summary.json");
     let before = std::fs::metadata(&one).unwrap().modified().unwrap();
-    let again = run(Scale::Smoke, scale, BackendKind::DEFAULT, out.path(), &opts).unwrap();
+    let again = run(Scale::Smoke, &exp, BackendKind::DEFAULT, out.path(), opts).unwrap().complete().unwrap();
     assert_eq!(std::fs::metadata(&one).unwrap().modified().unwrap(), before);
     let strip = |v: &[MlpRunSummary]| v.iter().map(|r| (r.run.id.clone(), r.best_test_acc)).collect::<Vec<_>>();
     assert_eq!(strip(&again.runs), strip(&summary.runs));
 
     // Another config in the same directory is refused unless forced.
-    let other = MlpScale { epochs_noisy: scale.epochs_noisy + 1, ..scale.clone() };
-    let err = run(Scale::Smoke, &other, BackendKind::DEFAULT, out.path(), &opts).unwrap_err();
-    assert!(err.to_string().contains("--force"), "{err:#}");
+    let mut other = exp.clone();
+    other.smoke.epochs_noisy += 1;
+    let err = run(Scale::Smoke, &other, BackendKind::DEFAULT, out.path(), opts).unwrap_err();
+    assert!(format!("{err:#}").contains("--force"), "{err:#}");
+
+    // Two shards in a fresh directory: the first is partial, the second completes,
+    // and the runs equal the unsharded ones (each run depends only on its seed).
+    let sharded = tempfile::tempdir().unwrap();
+    for (i, want_complete) in [(1, false), (2, true)] {
+        let shard = Some(Shard { index: i, count: 2 });
+        let outcome = run(Scale::Smoke, &exp, BackendKind::DEFAULT, sharded.path(), Options { shard, ..opts }).unwrap();
+        assert_eq!(matches!(outcome, Outcome::Complete(_)), want_complete);
+        if let Outcome::Complete(s) = outcome {
+            assert_eq!(strip(&s.runs), strip(&summary.runs));
+        }
+    }
 }
