@@ -453,11 +453,24 @@ pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> (Vec<BetaStarAtLr>, 
         }
         per_lr.push(fit);
     }
+    // How much β moves the score at all, in accuracy points and test images:
+    // a peak is only as good as this spread is large against the noise.
+    let spreads: Vec<String> = per_lr
+        .iter()
+        .filter_map(|b| {
+            let ok: Vec<f64> = b.points.iter().filter(|p| !p.2).map(|p| p.1).collect();
+            let (lo, hi) = ok.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| (l.min(a), h.max(a)));
+            (ok.len() >= 2).then(|| format!("η = {}: {:.2} points ({:.0} of {} test images)", b.lr, 100.0 * (hi - lo), (hi - lo) * (10 * scale.test_per_class) as f64, 10 * scale.test_per_class))
+        })
+        .collect();
+    if !spreads.is_empty() {
+        notes.push(format!("Spread of the best test accuracy over β among non-failed runs: {}.", spreads.join("; ")));
+    }
     let failed = runs.iter().filter(|r| r.failed).count();
     if failed > 0 {
         let diverged = runs.iter().filter(|r| r.diverged).count();
         notes.push(format!(
-            "{failed} of {} runs failed and are excluded from the fits ({diverged} with a non-finite loss, the others ending below {FAILED_ACC} test accuracy: collapsed to near-constant predictions); all had large effective learning rates η/(1 − β).",
+            "{failed} of {} runs failed and are excluded from the fits ({diverged} with a non-finite loss, the others ending below {FAILED_ACC} test accuracy: collapsed to near-constant predictions).",
             runs.len()
         ));
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
 
 use crate::claims::FigureRef;
-use crate::mlp::{EpochPoint, GAMMA_THEORY, MlpRun, MlpSummary};
+use crate::mlp::{EpochPoint, FAILED_ACC, GAMMA_THEORY, MlpRun, MlpSummary};
 
 /// Writes the three figures under `<out>/figures/` and returns their entries
 /// (PNG paths relative to `out`; an SVG sits beside each).
@@ -27,7 +27,7 @@ pub fn write_figures(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)],
     render(&acc_vs_epoch(summary, traces), &dir.join("acc_vs_epoch"))?;
     entries.push(FigureRef {
         file: "figures/acc_vs_epoch.png".into(),
-        caption: "Test accuracy against epoch at the middle η, for runs on the rule 1 − β = Cη^(2/3) (f = 1) and off it; the dashed vertical marks the end of the label-noise phase.".into(),
+        caption: "Test accuracy against epoch at the middle η, for runs on the rule 1 − β = Cη^(2/3) (f = 1) and off it; the dashed vertical marks the end of the label-noise phase. Failed runs are not drawn.".into(),
     });
     Ok(entries)
 }
@@ -88,6 +88,8 @@ fn acc_vs_epoch(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)]) -> F
         .vline(summary.config.epochs_noisy as f64, "end of label noise");
     let mut at_mid: Vec<&(MlpRun, Vec<EpochPoint>)> = traces.iter().filter(|(r, _)| (r.lr - mid).abs() <= 1e-12 * mid).collect();
     at_mid.sort_by(|a, b| a.0.beta.total_cmp(&b.0.beta));
+    // Failed runs (ending below FAILED_ACC, or diverged) would squash the axis; they are in summary.json.
+    at_mid.retain(|(_, points)| points.last().is_some_and(|p| p.test_acc >= FAILED_ACC));
     for (color, (run, points)) in at_mid.iter().enumerate() {
         let pts: Vec<(f64, f64)> = points.iter().filter(|p| p.test_acc.is_finite()).map(|p| (p.epoch as f64, p.test_acc)).collect();
         if pts.is_empty() {
