@@ -27,6 +27,8 @@ enum Command {
     Uv(Common),
     /// Matrix sensing: the optimal β, C against its bound, double descent (App. A.2, D).
     MatrixSensing(Common),
+    /// The 6-layer MLP on Fashion-MNIST: β*(η) and its slope (Fig. 5).
+    MlpFashion(MlpArgs),
     /// Every experiment at one scale into `<out>/<experiment>/`, then the report.
     All(All),
     /// Analyse whatever is complete under `<out>` (merging shards) and write
@@ -41,6 +43,8 @@ enum Experiment {
     Uv,
     /// Matrix sensing (App. A.2, D).
     MatrixSensing,
+    /// The MLP on Fashion-MNIST (Fig. 5).
+    MlpFashion,
 }
 
 impl Experiment {
@@ -48,6 +52,7 @@ impl Experiment {
         match self {
             Experiment::Uv => "uv",
             Experiment::MatrixSensing => "matrix-sensing",
+            Experiment::MlpFashion => "mlp-fashion",
         }
     }
 }
@@ -86,6 +91,16 @@ struct Common {
     analyse_only: bool,
     #[command(flatten)]
     flags: RunFlags,
+}
+
+#[derive(Args, Debug)]
+struct MlpArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The directory with Fashion-MNIST's IDX files (default: FLATTER_DATA_DIR,
+    /// the user cache, then Debian's /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +154,19 @@ fn backend(flags: &RunFlags) -> anyhow::Result<BackendKind> {
 
 /// Runs one experiment; returns a one-line account.
 fn run_one(exp: Experiment, scale: Scale, config: &Path, out: &Path, backend: BackendKind, opts: Options) -> anyhow::Result<String> {
+    run_one_with_data(exp, scale, config, out, backend, opts, None)
+}
+
+/// [`run_one`], with the dataset directory of the experiments that read one.
+fn run_one_with_data(
+    exp: Experiment,
+    scale: Scale,
+    config: &Path,
+    out: &Path,
+    backend: BackendKind,
+    opts: Options,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<String> {
     let name = exp.name();
     let outcome_line = |complete: Option<String>, partial: Option<(usize, usize)>| match (complete, partial) {
         (Some(s), _) => s,
@@ -181,6 +209,20 @@ fn run_one(exp: Experiment, scale: Scale, config: &Path, out: &Path, backend: Ba
                 Outcome::Partial { complete_runs, total_runs } => Ok(outcome_line(None, Some((complete_runs, total_runs)))),
             }
         }
+        Experiment::MlpFashion => {
+            let e = flatter_runs::mlp::MlpExperiment::load(config)?;
+            match flatter_train::mlp::run_with_data(scale, &e, backend, out, opts, data_dir)? {
+                Outcome::Complete(s) => Ok(format!(
+                    "mlp-fashion [{scale}] on {backend}: {} runs, valley in {} GD steps, {:.1} s of training -> {}\n{}",
+                    s.runs.len(),
+                    s.valley.as_ref().map_or("?".into(), |v| v.epochs.to_string()),
+                    s.wall_seconds,
+                    out.display(),
+                    flatter_train::mlp::report(&s)
+                )),
+                Outcome::Partial { complete_runs, total_runs } => Ok(outcome_line(None, Some((complete_runs, total_runs)))),
+            }
+        }
     }
 }
 
@@ -198,6 +240,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Uv(args) => single(Experiment::Uv, &args),
         Command::MatrixSensing(args) => single(Experiment::MatrixSensing, &args),
+        Command::MlpFashion(args) => {
+            let c = &args.common;
+            let b = backend(&c.flags)?;
+            let opts = options(&c.flags, c.analyse_only);
+            println!("{}", run_one_with_data(Experiment::MlpFashion, c.scale, &c.config, &c.out, b, opts, args.data_dir.as_deref())?);
+            Ok(())
+        }
         Command::All(args) => {
             let b = backend(&args.flags)?;
             let chosen = if args.only.is_empty() { all_experiments() } else { args.only.clone() };
