@@ -6,10 +6,14 @@
 //!
 //! - [`io`]: atomic writes, so no half-written file is ever read as complete.
 //! - [`scale`]: the `smoke` / `cpu` / `paper` scales every experiment has.
+//! - [`resnet`]: ResNet-18 on CIFAR-10 (Fig. 2, 4): config, runs, the eq. (14)
+//!   fits and the criteria of PAPER.md §9 rows 11–14; [`resnet_figures`] draws them.
 //! - [`uv`]: the UV / teacher–student experiment (Fig. 1): its config file,
 //!   the expansion into runs, the fits and the criteria of PAPER.md §9 rows 4–8.
 
 pub mod io;
+pub mod resnet;
+pub mod resnet_figures;
 pub mod scale;
 pub mod uv;
 pub mod uv_figures;

@@ -3,11 +3,14 @@
 //! - [`stacked`]: the stacked-run engine: R independent runs of one model
 //!   with their own η, β and noise seed trained as one tensor program.
 //! - [`uv_sweep`]: the UV model on that engine.
+//! - [`resnet`]: ResNet-18 and the three-phase protocol of Fig. 2 / Fig. 4,
+//!   resumable at epoch ends.
 //! - [`uv`]: the UV experiment end to end: config → runs → results directory.
 //!
 //! The `flatter-experiment` binary is the machine entry point that
 //! `cargo xtask reproduce` spawns; the examples are the human ones.
 
+pub mod resnet;
 pub mod stacked;
 pub mod uv;
 pub mod uv_sweep;

@@ -143,9 +143,14 @@ pub fn lock_dir(out: &Path) -> anyhow::Result<std::fs::File> {
 
 /// The criteria as a plain-text table.
 pub fn criteria_table(summary: &UvSummary) -> String {
+    criteria_table_of(&summary.criteria)
+}
+
+/// Any experiment's criteria as a plain-text table.
+pub fn criteria_table_of(criteria: &[flatter_runs::uv::Criterion]) -> String {
     let mut s = String::new();
     writeln!(s, "{:<4} {:<62} {:>10} {:>8} {:<18} {}", "id", "quantity", "measured", "± se", "tolerance", "holds").unwrap();
-    for c in &summary.criteria {
+    for c in criteria {
         let fmt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
         let holds = match c.holds {
             Some(true) => "yes",
