@@ -67,12 +67,15 @@ pub struct Reproduce {
 pub enum ExperimentName {
     /// UV / teacher–student decay times (Fig. 1, App. A).
     Uv,
+    /// ResNet-18 on CIFAR-10, the three-phase protocol (Fig. 2, 4).
+    ResnetCifar,
 }
 
 impl ExperimentName {
     fn name(self) -> &'static str {
         match self {
             ExperimentName::Uv => "uv",
+            ExperimentName::ResnetCifar => "resnet-cifar",
         }
     }
 }
@@ -177,6 +180,8 @@ pub enum BenchKind {
     Optim,
     /// flex against ndarray on the workloads of our experiments (chooses the default backend).
     Backends,
+    /// ResNet-18 training throughput (images/s) on flex and ndarray against PyTorch.
+    Resnet,
     /// All of the above.
     All,
 }
@@ -188,6 +193,9 @@ impl Bench {
         }
         if matches!(self.which, BenchKind::Backends | BenchKind::All) {
             crate::util::run(cargo(&["bench", "-p", "flatter", "--bench", "backends"]))?;
+        }
+        if matches!(self.which, BenchKind::Resnet | BenchKind::All) {
+            crate::util::run(cargo(&["bench", "-p", "flatter", "--bench", "resnet_throughput"]))?;
         }
         Ok(())
     }
