@@ -14,7 +14,8 @@ use clap::Parser;
 use flatter::device::BackendKind;
 use flatter::runs::Scale;
 use flatter::runs::resnet::ResnetExperiment;
-use flatter::train::resnet::Options;
+use flatter::train::experiment::{Options, Outcome};
+use flatter::train::resnet::Extra;
 
 /// Fig. 2, one grid point: ResNet-18, label noise p = 0.2, heavy-ball momentum on the scaling law.
 #[derive(Parser, Debug)]
@@ -41,16 +42,26 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let exp = ResnetExperiment::load(&args.config)?;
-    let mut scale = exp.scale(args.scale).clone();
+    let mut exp = ResnetExperiment::load(&args.config)?;
+    let scale = match args.scale {
+        Scale::Smoke => &mut exp.smoke,
+        Scale::Cpu => &mut exp.cpu,
+        Scale::Paper => &mut exp.paper,
+    };
     scale.phase2.lrs = vec![args.lr];
     scale.phase2.fig4_lr = args.lr;
     scale.phase2.c = args.c;
     scale.phase2.c_multipliers = vec![1.0];
     let backend = BackendKind::from_env()?;
-    let opts = Options { show_progress: true, data_dir: args.data_dir, stop_after_steps: None, analyse_only: false };
-    let notes = ["A single grid point (examples/resnet_cifar.rs): no β* and no slope can be fitted.".to_string()];
-    let summary = flatter::train::resnet::run(args.scale, &scale, &exp.choices, &notes, backend, &args.out, &opts)?;
+    exp.notes.insert(
+        args.scale.name().to_string(),
+        vec!["A single grid point (examples/resnet_cifar.rs): no β* and no slope can be fitted.".to_string()],
+    );
+    let opts = Options { progress: true, ..Options::default() };
+    let extra = Extra { data_dir: args.data_dir, stop_after_steps: None };
+    let Outcome::Complete(summary) = flatter::train::resnet::run(args.scale, &exp, backend, &args.out, opts, &extra)? else {
+        anyhow::bail!("the run did not complete");
+    };
     let run = &summary.runs[0];
     println!("{} on {backend}", summary.dataset);
     println!(

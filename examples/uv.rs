@@ -29,7 +29,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let exp = UvExperiment::load(&args.config)?;
     let backend = BackendKind::from_env()?;
-    let summary = flatter::train::uv::run(args.scale, exp.scale(args.scale), backend, &args.out, true)?;
+    let opts = flatter::train::experiment::Options { progress: true, ..Default::default() };
+    let summary = flatter::train::uv::run(args.scale, &exp, backend, &args.out, opts)?
+        .complete()
+        .expect("an unsharded run completes every run");
     println!("{} runs, {} fitted, {:.1} s on {backend}; C* = {:.4}", summary.runs, summary.runs_fitted, summary.wall_seconds, summary.c_star);
     print!("{}", flatter::train::uv::criteria_table(&summary));
     println!("figures and per-run results in {}", args.out.display());

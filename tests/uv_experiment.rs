@@ -48,7 +48,10 @@ fn the_smoke_scale_writes_every_run_the_summary_and_the_figures_deterministicall
     let exp = experiment();
     let scale = exp.scale(Scale::Smoke);
     let (a, b) = (temp("uv-smoke-a"), temp("uv-smoke-b"));
-    let summary = flatter::train::uv::run(Scale::Smoke, scale, BackendKind::DEFAULT, &a, false).unwrap();
+    let run = |out: &Path| {
+        flatter::train::uv::run(Scale::Smoke, &exp, BackendKind::DEFAULT, out, Default::default()).unwrap().complete().unwrap()
+    };
+    let summary = run(&a);
     assert_eq!(summary.runs, scale.runs().len());
     assert!(summary.runs_fitted > 0);
     let on_disk: UvSummary = read_json(&a.join("summary.json")).unwrap();
@@ -66,7 +69,7 @@ fn the_smoke_scale_writes_every_run_the_summary_and_the_figures_deterministicall
         }
     }
     // Same seed, same CPU backend: identical metrics, run for run.
-    flatter::train::uv::run(Scale::Smoke, scale, BackendKind::DEFAULT, &b, false).unwrap();
+    run(&b);
     for run in scale.runs() {
         let read = |root: &Path| std::fs::read(root.join("runs").join(&run.id).join("metrics.csv")).unwrap();
         assert_eq!(read(&a), read(&b), "{}", run.id);

@@ -22,26 +22,67 @@ pub enum Command {
     Test(Test),
     /// Run the benchmarks and print their ratios against the named baselines.
     Bench(Bench),
-    /// Run one experiment at one scale into `results/<experiment>/` (release build).
+    /// Run one experiment at one scale into `results/<experiment>/`, then the report.
     Reproduce(Reproduce),
-    /// Run every experiment at one scale (today: uv; the others plug in as they land).
+    /// Run every experiment at one scale (resumable, shardable), then write
+    /// `results/REPORT.md` and `results/claims.json`.
     ReproduceAll(ReproduceAll),
+    /// Merge what is under a results root (e.g. shards) and write the report.
+    Report(Report),
+    /// Recommend β for a learning rate by the scaling rule 1 − β = C η^(2/3).
+    Advise(crate::advise::Advise),
+}
+
+/// The flags `reproduce` and `reproduce-all` share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// smoke (seconds), cpu (minutes on 2 cores) or paper (a GPU or a cluster).
+    #[arg(long, default_value = "cpu", value_parser = ["smoke", "cpu", "paper"])]
+    pub scale: String,
+    /// Results root; each experiment writes `<out>/<experiment>/`, the report `<out>/REPORT.md`.
+    #[arg(long, default_value = "results")]
+    pub out: std::path::PathBuf,
+    /// Train only shard i of n (e.g. `--shard 3/16`, one per task of a Slurm
+    /// array job); then `cargo xtask report --out <dir>` merges them.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Retrain runs that are already complete (and discard results of a changed config).
+    #[arg(long)]
+    pub force: bool,
+    /// Build and run on the wgpu backend (a GPU; Mesa's lavapipe without one).
+    #[arg(long)]
+    pub wgpu: bool,
+    /// Hide the progress bars.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Parser, Debug)]
 pub struct ReproduceAll {
-    /// smoke (seconds), cpu (minutes on 2 cores) or paper (a GPU or a cluster).
-    #[arg(long, default_value = "cpu", value_parser = ["smoke", "cpu", "paper"])]
-    pub scale: String,
-    /// Results root; each experiment writes to `<out>/<experiment>/`.
-    #[arg(long, default_value = "results")]
-    pub out: std::path::PathBuf,
+    /// Only these experiments (repeatable): uv, matrix-sensing, mlp-fashion, resnet-cifar.
+    #[arg(long)]
+    pub only: Vec<String>,
+    #[command(flatten)]
+    pub args: RunArgs,
 }
 
 impl ReproduceAll {
     pub fn run(self) -> anyhow::Result<()> {
-        for experiment in ExperimentName::value_variants() {
-            Reproduce { experiment: *experiment, scale: self.scale.clone(), out: self.out.clone(), wgpu: false }.run()?;
+        let out = absolute(&self.args.out);
+        experiment_binary(self.args.wgpu, "all", |cmd| {
+            cmd.arg("--scale").arg(&self.args.scale).arg("--experiments").arg(project_root().join("experiments"));
+            cmd.arg("--out").arg(&out);
+            for only in &self.only {
+                cmd.args(["--only", only]);
+            }
+            run_flags(cmd, &self.args);
+        })?;
+        // The committed results are the last full cpu-scale run into the default directory.
+        let default_out = out == project_root().join("results");
+        if self.args.scale == "cpu" && default_out && self.only.is_empty() && self.args.shard.is_none() {
+            let dest = project_root().join("docs").join("results");
+            let copied = crate::publish::publish(&out, &dest)?;
+            eprintln!("published {copied} files (report, claims, summaries, figures) to {}", dest.display());
         }
         Ok(())
     }
@@ -49,54 +90,62 @@ impl ReproduceAll {
 
 #[derive(Parser, Debug)]
 pub struct Reproduce {
-    /// The experiment.
-    #[arg(value_enum)]
-    pub experiment: ExperimentName,
-    /// smoke (seconds), cpu (minutes on 2 cores) or paper (a GPU or a cluster).
-    #[arg(long, default_value = "cpu", value_parser = ["smoke", "cpu", "paper"])]
-    pub scale: String,
-    /// Results root; the experiment writes to `<out>/<experiment>/`.
-    #[arg(long, default_value = "results")]
-    pub out: std::path::PathBuf,
-    /// Build and run on the wgpu backend.
-    #[arg(long)]
-    pub wgpu: bool,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExperimentName {
-    /// UV / teacher–student decay times (Fig. 1, App. A).
-    Uv,
-    /// ResNet-18 on CIFAR-10, the three-phase protocol (Fig. 2, 4).
-    ResnetCifar,
-}
-
-impl ExperimentName {
-    fn name(self) -> &'static str {
-        match self {
-            ExperimentName::Uv => "uv",
-            ExperimentName::ResnetCifar => "resnet-cifar",
-        }
-    }
+    /// The experiment: uv, matrix-sensing, mlp-fashion or resnet-cifar.
+    pub experiment: String,
+    #[command(flatten)]
+    pub args: RunArgs,
 }
 
 impl Reproduce {
     pub fn run(self) -> anyhow::Result<()> {
-        let name = self.experiment.name();
-        let root = project_root();
-        let config = root.join("experiments").join(format!("{name}.toml"));
-        let out = if self.out.is_absolute() { self.out.clone() } else { root.join(&self.out) }.join(name);
-        let mut args = vec!["run", "--release", "-p", "flatter-train", "--bin", "flatter-experiment"];
-        if self.wgpu {
-            args.extend(["--features", "wgpu"]);
-        }
-        let mut cmd = cargo(&args);
-        cmd.arg("--").arg(name).arg("--scale").arg(&self.scale).arg("--config").arg(&config).arg("--out").arg(&out);
-        if self.wgpu {
-            cmd.args(["--backend", "wgpu"]);
-        }
-        crate::util::run(cmd)
+        ReproduceAll { only: vec![self.experiment], args: self.args }.run()
     }
+}
+
+#[derive(Parser, Debug)]
+pub struct Report {
+    /// Results root (holding `<experiment>/` directories, e.g. merged shards).
+    #[arg(long, default_value = "results")]
+    pub out: std::path::PathBuf,
+}
+
+impl Report {
+    pub fn run(self) -> anyhow::Result<()> {
+        experiment_binary(false, "report", |cmd| {
+            cmd.arg("--experiments").arg(project_root().join("experiments")).arg("--out").arg(absolute(&self.out));
+        })
+    }
+}
+
+fn absolute(p: &Path) -> std::path::PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { project_root().join(p) }
+}
+
+fn run_flags(cmd: &mut std::process::Command, args: &RunArgs) {
+    if let Some(shard) = &args.shard {
+        cmd.args(["--shard", shard]);
+    }
+    if args.force {
+        cmd.arg("--force");
+    }
+    if args.quiet {
+        cmd.arg("--quiet");
+    }
+    if args.wgpu {
+        cmd.args(["--backend", "wgpu"]);
+    }
+}
+
+/// Builds `flatter-experiment` in the release profile and runs `subcommand`.
+fn experiment_binary(wgpu: bool, subcommand: &str, configure: impl FnOnce(&mut std::process::Command)) -> anyhow::Result<()> {
+    let mut args = vec!["run", "--release", "-p", "flatter-train", "--bin", "flatter-experiment"];
+    if wgpu {
+        args.extend(["--features", "wgpu"]);
+    }
+    let mut cmd = cargo(&args);
+    cmd.arg("--").arg(subcommand);
+    configure(&mut cmd);
+    crate::util::run(cmd)
 }
 
 #[derive(Parser, Debug)]

@@ -4,7 +4,9 @@
 //! cargo invocation spawned through `$CARGO`, so `cargo xtask` stays quick to
 //! build and never trains in the dev profile.
 
+mod advise;
 mod flags;
+mod publish;
 mod util;
 
 use clap::Parser as _;
@@ -16,5 +18,7 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Bench(cmd) => cmd.run(),
         flags::Command::Reproduce(cmd) => cmd.run(),
         flags::Command::ReproduceAll(cmd) => cmd.run(),
+        flags::Command::Report(cmd) => cmd.run(),
+        flags::Command::Advise(cmd) => cmd.run(),
     }
 }

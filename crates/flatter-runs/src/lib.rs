@@ -4,6 +4,10 @@
 //! the analyses — fits, criteria, figures — read them back through it, so a
 //! report can be rebuilt from `results/` without retraining. No Burn here.
 //!
+//! - [`plan`]: jobs, runs, shards and completeness: what makes every
+//!   experiment resumable and shardable the same way.
+//! - [`claims`]: the criteria and the header every experiment summary carries.
+//! - [`report`]: `REPORT.md` and `claims.json` from the summaries on disk.
 //! - [`io`]: atomic writes, so no half-written file is ever read as complete.
 //! - [`scale`]: the `smoke` / `cpu` / `paper` scales every experiment has.
 //! - [`resnet`]: ResNet-18 on CIFAR-10 (Fig. 2, 4): config, runs, the eq. (14)
@@ -11,7 +15,12 @@
 //! - [`uv`]: the UV / teacher–student experiment (Fig. 1): its config file,
 //!   the expansion into runs, the fits and the criteria of PAPER.md §9 rows 4–8.
 
+pub mod claims;
 pub mod io;
+pub mod matrix_sensing;
+pub mod matrix_sensing_figures;
+pub mod plan;
+pub mod report;
 pub mod resnet;
 pub mod resnet_figures;
 pub mod scale;

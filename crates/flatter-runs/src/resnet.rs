@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::{IoError, read_toml};
 use crate::scale::Scale;
-use crate::uv::Criterion;
+pub use crate::claims::{Criterion, FigureRef};
+use crate::plan::Job;
 
 /// Which images the experiment trains on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +247,11 @@ impl ResnetScale {
         Ok(())
     }
 
+    /// One job per phase-2 run (phase 1 is the shared setup every job needs).
+    pub fn jobs(&self) -> Vec<Job> {
+        self.runs().into_iter().map(|r| Job { id: r.id.clone(), runs: vec![r.id] }).collect()
+    }
+
     /// Every phase-2 run, η-major in config order.
     pub fn runs(&self) -> Vec<ResnetRun> {
         let p2 = &self.phase2;
@@ -363,15 +369,6 @@ pub struct BetaStarAtLr {
     pub inside_grid: Option<bool>,
 }
 
-/// A figure and its caption, relative to the results directory.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FigureRef {
-    /// e.g. `figures/accuracy_vs_beta.png`.
-    pub file: String,
-    /// What it shows.
-    pub caption: String,
-}
-
 /// The experiment summary `summary.json`, written last.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResnetSummary {
@@ -389,7 +386,7 @@ pub struct ResnetSummary {
     pub choices: Vec<String>,
     /// Every gap between this run and Fig. 2, stated plainly.
     pub notes: Vec<String>,
-    /// Wall time of this invocation.
+    /// Wall time of the training: phase 1 plus every run, summed over shards and resumes.
     pub wall_seconds: f64,
     /// The backend.
     pub backend: String,

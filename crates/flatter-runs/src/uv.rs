@@ -16,7 +16,10 @@ use flatter_theory::sim::UvInit;
 use flatter_theory::timescales::{c_star, drift_rate, exponent_a, tau1, tau2};
 use serde::{Deserialize, Serialize};
 
+pub use crate::claims::Criterion;
+use crate::claims::FigureRef;
 use crate::io::{IoError, read_toml};
+use crate::plan::Job;
 use crate::scale::Scale;
 
 /// The loss normalisation: L = (1/2n) Σ (f − y)², so κ = 1 (PAPER.md §5.3).
@@ -287,6 +290,22 @@ impl UvScale {
     }
 }
 
+impl UvScale {
+    /// The jobs: one per (activation, η), whose runs (every γ and seed) train
+    /// as one stacked program; runs of one η have similar lengths.
+    pub fn jobs(&self) -> Vec<Job> {
+        let runs = self.runs();
+        let mut jobs = Vec::new();
+        for &act in &self.activations {
+            for &lr in &self.lrs {
+                let ids = runs.iter().filter(|r| r.activation == act && same(r.lr, lr)).map(|r| r.id.clone()).collect();
+                jobs.push(Job { id: format!("{}-lr{lr:.1e}", act.name()), runs: ids });
+            }
+        }
+        jobs
+    }
+}
+
 /// One run of the sweep, fully resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UvRun {
@@ -332,6 +351,9 @@ pub struct UvRunSummary {
     pub fit: Option<DecayFitRecord>,
     /// Why there is no fit (diverged, never decays, too few points), or null.
     pub error: Option<String>,
+    /// This run's share of its job's training time, seconds (the runs of a
+    /// job train together), so that the sum over runs is the training time.
+    pub train_seconds: f64,
 }
 
 /// The parts of a [`DecayFit`] kept in results.
@@ -356,31 +378,12 @@ impl From<DecayFit> for DecayFitRecord {
 }
 
 /// Fits one run's trace. A diverged or non-decaying run gets an error, never a τ.
-pub fn fit_run(scale: &UvScale, run: &UvRun, trace: &UvTrace) -> UvRunSummary {
+pub fn fit_run(scale: &UvScale, run: &UvRun, trace: &UvTrace, train_seconds: f64) -> UvRunSummary {
     let steps: Vec<f64> = trace.steps.iter().map(|&k| k as f64).collect();
     match decay_time_fit(&steps, &trace.norm2, scale.window(run)) {
-        Ok(fit) => UvRunSummary { run: run.clone(), fit: Some(fit.into()), error: None },
-        Err(e) => UvRunSummary { run: run.clone(), fit: None, error: Some(e.to_string()) },
+        Ok(fit) => UvRunSummary { run: run.clone(), fit: Some(fit.into()), error: None, train_seconds },
+        Err(e) => UvRunSummary { run: run.clone(), fit: None, error: Some(e.to_string()), train_seconds },
     }
-}
-
-/// A claim checked against the paper, as the report prints it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Criterion {
-    /// Row of PAPER.md §9 (e.g. "C4").
-    pub id: String,
-    /// What is measured.
-    pub quantity: String,
-    /// The paper's (or theory's) value.
-    pub paper: String,
-    /// Our value, when numeric.
-    pub measured: Option<f64>,
-    /// Its standard error, when known.
-    pub uncertainty: Option<f64>,
-    /// The tolerance applied.
-    pub tolerance: String,
-    /// Whether it holds; None when it could not be measured.
-    pub holds: Option<bool>,
 }
 
 /// The exponent fit at one (activation, γ).
@@ -405,8 +408,18 @@ pub struct ExponentFit {
 /// The aggregate result of a UV sweep: `results/uv/summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UvSummary {
+    /// "uv".
+    pub experiment: String,
     /// The scale it ran at.
     pub scale: Scale,
+    /// What data it used.
+    pub dataset: String,
+    /// Its figures, relative to the results directory.
+    pub figures: Vec<FigureRef>,
+    /// Our choices where the paper gives none (from the experiment file).
+    pub choices: Vec<String>,
+    /// Remarks the report must show.
+    pub notes: Vec<String>,
     /// The resolved scale config.
     pub config: UvScale,
     /// σ_x² of the drawn data.
@@ -429,7 +442,7 @@ pub struct UvSummary {
     pub drift_ratio: Vec<(f64, Option<f64>)>,
     /// The checkable claims.
     pub criteria: Vec<Criterion>,
-    /// Wall time of the training, seconds.
+    /// Training time, seconds: the sum over jobs, so over shards and resumes too.
     pub wall_seconds: f64,
     /// The backend that ran it.
     pub backend: String,
@@ -450,8 +463,10 @@ fn same(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
-/// Fits, aggregates and checks the claims of PAPER.md §9 rows 4–8.
-pub fn analyse(scale_name: Scale, scale: &UvScale, results: &[UvRunSummary], wall_seconds: f64, backend: &str) -> UvSummary {
+/// Fits, aggregates and checks the claims of PAPER.md §9 rows 4–8. The
+/// figures are listed by the caller that renders them.
+pub fn analyse(scale_name: Scale, scale: &UvScale, choices: &[String], results: &[UvRunSummary], backend: &str) -> UvSummary {
+    let wall_seconds = results.iter().map(|r| r.train_seconds).sum();
     let data = scale.data();
     let (sigma_x2, c_star, c) = (data.sigma_x2(), scale.c_star(&data), scale.c(&data));
     let lr_min = scale.lrs.iter().copied().fold(f64::INFINITY, f64::min);
@@ -512,8 +527,22 @@ pub fn analyse(scale_name: Scale, scale: &UvScale, results: &[UvRunSummary], wal
         .collect();
 
     let criteria = criteria(scale, &exponents, &argmin_gamma, &c_fit, c_star, &drift_ratio);
+    let failed = results.iter().filter(|r| r.fit.is_none()).count();
+    let mut notes = vec![format!(
+        "{} of {} runs produced a decay time; the others diverged, did not decay to the floor in the window, or had too few points (each run's summary.json says which).",
+        results.len() - failed,
+        results.len()
+    )];
+    if criteria.iter().any(|c| c.holds == Some(false)) {
+        notes.push("At least one criterion does not hold at this scale; see the table.".to_string());
+    }
     UvSummary {
+        experiment: "uv".to_string(),
         scale: scale_name,
+        dataset: format!("synthetic: x ~ N(0, 1), n = {}, zero teacher, Gaussian label noise ε = {}", scale.n, scale.eps),
+        figures: Vec::new(),
+        choices: choices.to_vec(),
+        notes,
         config: scale.clone(),
         sigma_x2,
         c_star,
@@ -669,10 +698,10 @@ mod tests {
                 let tau = run.lr.powf(-exponent_a(run.gamma));
                 let steps: Vec<u64> = (0..=run.steps / run.log_every).map(|i| i * run.log_every).collect();
                 let norm2 = steps.iter().map(|&k| 10.0 * (-(k as f64) / tau).exp()).collect();
-                fit_run(&s, run, &UvTrace { steps, norm2 })
+                fit_run(&s, run, &UvTrace { steps, norm2 }, 1.0)
             })
             .collect();
-        let summary = analyse(Scale::Smoke, &s, &results, 0.0, "test");
+        let summary = analyse(Scale::Smoke, &s, &[], &results, "test");
         for e in &summary.exponents {
             let a = e.a.expect("fitted");
             assert!((a - e.a_theory).abs() < 0.02, "γ {}: a {a} vs {}", e.gamma, e.a_theory);
@@ -688,7 +717,7 @@ mod tests {
         let run = &s.runs()[0];
         let steps: Vec<u64> = (0..50).map(|i| i * 10).collect();
         let norm2 = steps.iter().map(|&k| (k as f64 / 10.0).exp()).collect();
-        let summary = fit_run(&s, run, &UvTrace { steps, norm2 });
+        let summary = fit_run(&s, run, &UvTrace { steps, norm2 }, 1.0);
         assert!(summary.fit.is_none());
         assert!(summary.error.unwrap().to_lowercase().contains("diverge"));
     }

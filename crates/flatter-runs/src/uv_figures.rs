@@ -1,21 +1,40 @@
 //! The UV experiment's figures, as functions of its results (Fig. 1b, 1c, App. A).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
 use flatter_theory::timescales::exponent_a;
 
+use crate::claims::FigureRef;
 use crate::uv::{Activation, UvSummary};
 
-/// Writes every figure of a UV summary under `dir` (SVG and PNG each); returns the paths.
-pub fn write_figures(summary: &UvSummary, dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
-    let mut written = Vec::new();
+/// Writes every figure of a UV summary under `<out>/figures/` (SVG and PNG
+/// each); returns them, relative to `out`, with captions.
+pub fn write_figures(summary: &UvSummary, out: &Path) -> Result<Vec<FigureRef>, PlotError> {
+    let mut figures = Vec::new();
+    let mut add = |fig: &Figure, name: String, caption: String| -> Result<(), PlotError> {
+        render(fig, &out.join("figures").join(&name))?;
+        figures.push(FigureRef { file: format!("figures/{name}.png"), caption });
+        Ok(())
+    };
     for &act in &summary.config.activations {
-        written.extend(render(&tau_vs_lr(summary, act), &dir.join(format!("tau_vs_lr_{}", act.name())))?);
+        add(
+            &tau_vs_lr(summary, act),
+            format!("tau_vs_lr_{}", act.name()),
+            format!("UV {}: decay time τ against η for each γ, with power-law fits (Fig. 1b/1c).", act.name()),
+        )?;
     }
-    written.extend(render(&exponent_vs_gamma(summary), &dir.join("exponent_vs_gamma"))?);
-    written.extend(render(&tau_vs_gamma(summary), &dir.join("tau_vs_gamma"))?);
-    Ok(written)
+    add(
+        &exponent_vs_gamma(summary),
+        "exponent_vs_gamma".into(),
+        "Fitted exponent a(γ) of τ ∝ η^(−a) against the theory max(γ, 2 − 2γ) (PAPER.md §9 row 4).".into(),
+    )?;
+    add(
+        &tau_vs_gamma(summary),
+        "tau_vs_gamma".into(),
+        "τ against γ at the smallest η: the minimum sits near γ = 2/3 (row 5).".into(),
+    )?;
+    Ok(figures)
 }
 
 /// τ against η in log–log for each γ, with the fitted power laws and the theory slopes.

@@ -21,6 +21,8 @@
 //!   τ = −1/slope of log‖w‖² over a stated window (the paper's Sec. 4.1),
 //!   the power law τ ∝ η^{−a}, quadratic fits, the parabola minimiser, and
 //!   β* of eq. (14).
+//! - [`matrix_sensing`]: the matrix-sensing problem in plain f64: its draw,
+//!   the eq. (129) Hessian trace and its minimum T* over the valley, eq. (1).
 //! - [`sim`]: eq. (1) on the vector UV model L = (1/2n) Σᵢ ((u·v) xᵢ − ε ξᵢ)²,
 //!   with its own splitmix64 + Box–Muller generator.
 //!
@@ -38,6 +40,7 @@
 //! ```
 
 pub mod fit;
+pub mod matrix_sensing;
 pub mod ou;
 pub mod sim;
 pub mod spectrum;

@@ -41,28 +41,27 @@ use flatter_models::resnet::{NormKind, ResNet, ResNetConfig};
 use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use flatter_runs::Scale;
 use flatter_runs::io::{read_json, write_atomic, write_json};
+use flatter_runs::plan::{all_complete, prepare_out, run_dir, run_summary_path, select, validate_jobs};
 use flatter_runs::resnet::{
-    Checkpoint, DatasetChoice, NormChoice, Phase1Summary, ResnetRun, ResnetRunSummary, ResnetScale, ResnetSummary,
-    beta_stars, criteria, dataset_label, slope_fit,
+    Checkpoint, DatasetChoice, NormChoice, Phase1Summary, ResnetExperiment, ResnetRun, ResnetRunSummary, ResnetScale,
+    ResnetSummary, beta_stars, criteria, dataset_label, slope_fit,
 };
 use flatter_runs::resnet_figures::write_figures;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
+
+use crate::experiment::{Options, Outcome, Progress, job_written, partial};
 use rand::SeedableRng as _;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom as _;
 
-/// How a run is driven, beyond its config.
+/// What the ResNet runner takes beyond the common [`Options`].
 #[derive(Clone, Debug, Default)]
-pub struct Options {
-    /// Show progress bars on stderr.
-    pub show_progress: bool,
+pub struct Extra {
     /// Where the datasets are (`--data-dir`); else the usual places.
     pub data_dir: Option<PathBuf>,
     /// Stop with an "interrupted" error after this many optimizer steps in this
-    /// process (tests of resuming use it; a real interruption is a kill).
+    /// process (the resume test uses it; a real interruption is a kill).
     pub stop_after_steps: Option<u64>,
-    /// Analyse the runs already on disk without training (fails unless all are complete).
-    pub analyse_only: bool,
 }
 
 /// Streams of a run's randomness (the same numbering as `flatter_optim::RandomStream`).
@@ -280,29 +279,26 @@ struct Ctx<'a> {
     data: &'a Data,
     config: ResNetConfig,
     device: Device,
-    opts: &'a Options,
+    extra: &'a Extra,
+    progress: Option<&'a Progress>,
+    force: bool,
     steps: u64,
 }
 
 impl Ctx<'_> {
     fn step_taken(&mut self) -> anyhow::Result<()> {
         self.steps += 1;
-        if self.opts.stop_after_steps.is_some_and(|k| self.steps >= k) {
+        if self.extra.stop_after_steps.is_some_and(|k| self.steps >= k) {
             bail!("interrupted after {} steps (stop_after_steps)", self.steps);
         }
         Ok(())
     }
 
     fn bar(&self, len: u64, prefix: &str) -> ProgressBar {
-        let bar = ProgressBar::with_draw_target(
-            Some(len),
-            if self.opts.show_progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
-        );
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>18} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}").expect("progress template"),
-        );
-        bar.set_prefix(prefix.to_string());
-        bar
+        match self.progress {
+            Some(p) => p.job_bar(prefix, len),
+            None => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden()),
+        }
     }
 
     fn expected_loss(&self) -> anyhow::Result<ExpectedLoss> {
@@ -402,8 +398,12 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
 /// Phase 2 (label-noise heavy-ball SGD) and phase 3 (full-batch Adam back
 /// onto the valley) of one run, resumable at epoch ends.
 fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyhow::Result<ResnetRunSummary> {
-    let dir = out.join("runs").join(&run.id);
+    let dir = run_dir(out, &run.id);
     let ckpt = dir.join("checkpoint");
+    if ctx.force {
+        // --force retrains from phase 1's weights, never from an old checkpoint.
+        std::fs::remove_dir_all(&ckpt).ok();
+    }
     std::fs::create_dir_all(&ckpt)?;
     write_json(&dir.join("config.json"), run)?;
     let p2 = ctx.scale.phase2.clone();
@@ -507,72 +507,74 @@ fn metrics_csv(s: &ResnetRunSummary) -> String {
     csv
 }
 
-/// Trains phase 1 and every run not yet complete under `out`; returns
-/// (phase-1 summary, every run's summary).
-pub fn train(
-    scale: &ResnetScale,
-    data: &Data,
-    backend: BackendKind,
-    out: &Path,
-    opts: &Options,
-) -> anyhow::Result<(Phase1Summary, Vec<ResnetRunSummary>)> {
-    let mut ctx = Ctx { scale, data, config: model_config(scale, data), device: backend.autodiff_device()?, opts, steps: 0 };
-    let (_, p1) = phase1(&mut ctx, out)?;
-    let mut results = Vec::new();
-    for run in scale.runs() {
-        let done = out.join("runs").join(&run.id).join("summary.json");
-        if done.exists() {
-            results.push(read_json(&done)?);
-            continue;
-        }
-        results.push(train_run(&mut ctx, out, &run, p1.test_accuracy)?);
-    }
-    Ok((p1, results))
-}
-
-/// Runs the ResNet experiment at `scale_name` and writes everything under `out`.
+/// Runs the ResNet experiment at `scale_name`: trains phase 1 (once) and
+/// this shard's incomplete runs under `out`, and writes the summary once
+/// every run is complete.
 pub fn run(
     scale_name: Scale,
-    scale: &ResnetScale,
-    choices: &[String],
-    notes: &[String],
+    exp: &ResnetExperiment,
     backend: BackendKind,
     out: &Path,
-    opts: &Options,
-) -> anyhow::Result<ResnetSummary> {
+    opts: Options,
+    extra: &Extra,
+) -> anyhow::Result<Outcome<ResnetSummary>> {
+    let scale = exp.scale(scale_name);
     scale.validate().map_err(|(field, msg)| anyhow::anyhow!("resnet-cifar [{scale_name}] {field}: {msg}"))?;
-    let _lock = crate::uv::lock_dir(out)?;
-    let summary_path = out.join("summary.json");
-    if summary_path.exists() {
-        std::fs::remove_file(&summary_path).with_context(|| format!("removing stale {}", summary_path.display()))?;
-    }
-    let config_path = out.join("config.json");
-    let resolved = serde_json::to_value((scale_name, scale))?;
-    if config_path.exists() {
-        let saved: serde_json::Value = read_json(&config_path)?;
-        if saved != resolved {
-            bail!("{} holds runs of a different config; use another --out or remove it", out.display());
+    let jobs = scale.jobs();
+    validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("resnet-cifar [{scale_name}]: {e}"))?;
+    let _lock = prepare_out(out, &(scale_name, scale), opts.force)?;
+    let data = load_data(scale, extra.data_dir.as_deref())?;
+    if !opts.analyse_only {
+        let selection = select(&jobs, out, opts.shard, opts.force);
+        if !selection.todo.is_empty() {
+            let progress = Progress::new("resnet-cifar", &jobs, &selection, opts.progress);
+            let mut ctx = Ctx {
+                scale,
+                data: &data,
+                config: model_config(scale, &data),
+                device: backend.autodiff_device()?,
+                extra,
+                progress: Some(&progress),
+                force: opts.force,
+                steps: 0,
+            };
+            let (_, p1) = phase1(&mut ctx, out)?;
+            let runs = scale.runs();
+            for &i in &selection.todo {
+                let run = runs.iter().find(|r| r.id == jobs[i].id).expect("a job per run");
+                train_run(&mut ctx, out, run, p1.test_accuracy)?;
+                progress.jobs.inc(1);
+                job_written();
+            }
+            progress.jobs.finish_and_clear();
         }
     }
-    write_json(&config_path, &resolved)?;
-    let start = Instant::now();
-    let data = load_data(scale, opts.data_dir.as_deref())?;
-    let (phase1, runs) = if opts.analyse_only {
-        let p1: Phase1Summary = read_json(&out.join("setup").join("phase1.json")).context("--analyse-only needs phase 1 on disk")?;
-        let runs = scale
-            .runs()
-            .iter()
-            .map(|r| read_json(&out.join("runs").join(&r.id).join("summary.json")))
-            .collect::<Result<Vec<ResnetRunSummary>, _>>()
-            .context("--analyse-only needs every run on disk")?;
-        (p1, runs)
-    } else {
-        train(scale, &data, backend, out, opts)?
-    };
+    if !all_complete(&jobs, out) {
+        return Ok(partial(&jobs, out));
+    }
+    let phase1: Phase1Summary = read_json(&out.join("setup").join("phase1.json")).context("phase 1 must be on disk once every run is")?;
+    let runs = scale.runs().iter().map(|r| read_json(&run_summary_path(out, &r.id))).collect::<Result<Vec<ResnetRunSummary>, _>>()?;
+    let summary = analyse(scale_name, exp, &data, &phase1, runs, backend);
+    let mut summary = summary;
+    summary.figures = write_figures(&summary, out).context("writing the ResNet figures")?;
+    write_json(&out.join("summary.json"), &summary)?;
+    Ok(Outcome::Complete(summary))
+}
+
+/// The experiment summary from phase 1 and every run (no training).
+pub fn analyse(
+    scale_name: Scale,
+    exp: &ResnetExperiment,
+    data: &Data,
+    phase1: &Phase1Summary,
+    runs: Vec<ResnetRunSummary>,
+    backend: BackendKind,
+) -> ResnetSummary {
+    let scale = exp.scale(scale_name);
     let stars = beta_stars(scale, &runs);
     let slope = slope_fit(&stars);
-    let criteria = criteria(scale, &phase1, &stars, slope.clone(), &runs);
-    let mut notes = notes.to_vec();
+    let criteria = criteria(scale, phase1, &stars, slope.clone(), &runs);
+    let mut notes = exp.notes(scale_name);
     if !phase1.reached_full_accuracy {
         notes.push(format!(
             "Phase 1 did NOT reach 100% train accuracy within {} epochs (it ended at {:.2}%); phases 2 and 3 start from a point that is not on the valley.",
@@ -594,26 +596,39 @@ pub fn run(
     if diverged > 0 {
         notes.push(format!("{diverged} run(s) diverged and are left out of the fits."));
     }
-    let mut summary = ResnetSummary {
+    ResnetSummary {
         experiment: "resnet-cifar".into(),
         scale: scale_name,
         dataset: data.label(),
         criteria,
         figures: vec![],
-        choices: choices.to_vec(),
+        choices: exp.choices.clone(),
         notes,
-        wall_seconds: start.elapsed().as_secs_f64(),
+        wall_seconds: phase1.wall_seconds + runs.iter().map(|r| r.wall_seconds).sum::<f64>(),
         backend: backend.name().into(),
         config: scale.clone(),
-        phase1,
+        phase1: phase1.clone(),
         beta_star: stars,
         slope: slope.0,
         slope_stderr: slope.1,
         c_fit: slope.2,
         runs,
-    };
-    summary.figures = write_figures(&summary, out).context("writing the ResNet figures")?;
-    summary.wall_seconds = start.elapsed().as_secs_f64();
-    write_json(&summary_path, &summary)?;
-    Ok(summary)
+    }
+}
+
+/// The criteria as a plain-text table.
+pub fn criteria_table(summary: &ResnetSummary) -> String {
+    let mut s = String::new();
+    writeln!(s, "{:<4} {:<70} {:>10} {:>8} {:<26} holds", "id", "quantity", "measured", "± se", "tolerance").unwrap();
+    for c in &summary.criteria {
+        let fmt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
+        let holds = match c.holds {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "n/a",
+        };
+        let q: String = c.quantity.chars().take(70).collect();
+        writeln!(s, "{:<4} {:<70} {:>10} {:>8} {:<26} {}", c.id, q, fmt(c.measured), fmt(c.uncertainty), c.tolerance, holds).unwrap();
+    }
+    s
 }

@@ -3,10 +3,14 @@
 //!
 //! Layout of the output directory:
 //! - `config.json`: the resolved scale, written before training;
-//! - `runs/<id>/{config.json, metrics.csv, summary.json}` for every run;
+//! - `runs/<id>/{config.json, metrics.csv, summary.json}` for every run, the
+//!   summary last (a run is complete when it exists);
 //! - `figures/*.svg|png`;
-//! - `summary.json`: fits and criteria, written last, so its presence means
-//!   the whole experiment completed.
+//! - `summary.json`: fits and criteria, written last, once every run is
+//!   complete, so its presence means the whole experiment completed.
+//!
+//! The jobs are (activation, η) cells, each one stacked program over every
+//! γ and seed; they shard and resume as `flatter_runs::plan` describes.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,12 +19,14 @@ use std::time::Instant;
 use anyhow::Context as _;
 use flatter_device::BackendKind;
 use flatter_models::uv::Activation as ModelActivation;
-use flatter_runs::io::{write_atomic, write_json};
-use flatter_runs::uv::{Activation, UvRun, UvRunSummary, UvScale, UvSummary, UvTrace, analyse, fit_run};
-use flatter_runs::uv_figures::write_figures;
 use flatter_runs::Scale;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use flatter_runs::io::{read_json, write_atomic, write_json};
+use flatter_runs::plan::{Job, all_complete, prepare_out, run_dir, run_summary_path, select, validate_jobs};
+use flatter_runs::uv::{Activation, UvExperiment, UvRun, UvRunSummary, UvScale, UvSummary, UvTrace, analyse, fit_run};
+use flatter_runs::uv_figures::write_figures;
+use indicatif::ProgressBar;
 
+use crate::experiment::{Options, Outcome, Progress, cpu_workers, for_each_parallel, job_written, partial};
 use crate::stacked::Row;
 use crate::uv_sweep::{UvProblem, run_stacked};
 
@@ -43,43 +49,15 @@ pub fn row(run: &UvRun) -> Row {
     Row { lr: run.lr, beta: run.beta, steps: run.steps, log_every: run.log_every, noise_seed: run.noise_seed }
 }
 
-/// Trains every run of `scale` (one stacked program per activation, on
-/// parallel threads), fits them and returns the per-run results.
-pub fn train(scale: &UvScale, backend: BackendKind, show_progress: bool) -> anyhow::Result<Vec<(UvRun, UvTrace)>> {
-    let device = backend.device()?;
-    let runs = scale.runs();
-    let bars = MultiProgress::with_draw_target(if show_progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-    let style = ProgressStyle::with_template("{prefix:>7} [{elapsed_precise}] {wide_bar} {pos}/{len} steps (eta {eta})")
-        .expect("progress template");
-    let groups: Vec<(Activation, Vec<&UvRun>)> = scale
-        .activations
-        .iter()
-        .map(|&act| (act, runs.iter().filter(|r| r.activation == act).collect()))
-        .collect();
-    let results = std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .iter()
-            .map(|(act, group)| {
-                let bar = bars.add(ProgressBar::new(group.iter().map(|r| r.steps).max().unwrap_or(0)));
-                bar.set_style(style.clone());
-                bar.set_prefix(act.name());
-                let device = device.clone();
-                let problem = problem(scale, *act);
-                scope.spawn(move || {
-                    let rows: Vec<Row> = group.iter().map(|r| row(r)).collect();
-                    let traces = run_stacked(&device, &problem, &rows, Some(&bar));
-                    bar.finish();
-                    group
-                        .iter()
-                        .zip(traces)
-                        .map(|(run, t)| ((*run).clone(), UvTrace { norm2: t.column(0), steps: t.steps }))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a sweep thread panicked")).collect::<Vec<_>>()
-    });
-    Ok(results.into_iter().flatten().collect())
+/// Trains the runs of one job (one stacked program) and returns them with their traces.
+pub fn train_job(scale: &UvScale, job: &Job, device: &burn::tensor::Device, bar: Option<&ProgressBar>) -> Vec<(UvRun, UvTrace)> {
+    let runs: Vec<UvRun> = scale.runs().into_iter().filter(|r| job.runs.contains(&r.id)).collect();
+    assert_eq!(runs.len(), job.runs.len(), "job {} names runs that are not in the scale", job.id);
+    let act = runs[0].activation;
+    assert!(runs.iter().all(|r| r.activation == act), "a UV job has one activation");
+    let rows: Vec<Row> = runs.iter().map(row).collect();
+    let traces = run_stacked(device, &problem(scale, act), &rows, bar);
+    runs.into_iter().zip(traces).map(|(run, t)| (run, UvTrace { norm2: t.column(0), steps: t.steps })).collect()
 }
 
 fn metrics_csv(trace: &UvTrace) -> String {
@@ -90,64 +68,66 @@ fn metrics_csv(trace: &UvTrace) -> String {
     csv
 }
 
-/// Runs the UV experiment at `scale_name` and writes everything under `out`.
-pub fn run(scale_name: Scale, scale: &UvScale, backend: BackendKind, out: &Path, show_progress: bool) -> anyhow::Result<UvSummary> {
+/// Runs the UV experiment at `scale_name` into `out`: trains the jobs that
+/// `opts` selects and that are not complete, then, once every run is
+/// complete, analyses them, draws the figures and writes `summary.json` last.
+pub fn run(
+    scale_name: Scale,
+    exp: &UvExperiment,
+    backend: BackendKind,
+    out: &Path,
+    opts: Options,
+) -> anyhow::Result<Outcome<UvSummary>> {
+    let scale = exp.scale(scale_name);
     scale.validate().map_err(|(field, msg)| anyhow::anyhow!("uv [{scale_name}] {field}: {msg}"))?;
-    let _lock = lock_dir(out)?;
-    // A stale summary must never describe new runs: remove it before anything else.
-    let summary_path = out.join("summary.json");
-    if summary_path.exists() {
-        std::fs::remove_file(&summary_path).with_context(|| format!("removing stale {}", summary_path.display()))?;
+    let jobs = scale.jobs();
+    validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("uv [{scale_name}]: {e}"))?;
+    let _lock = prepare_out(out, &(scale_name, scale), opts.force)?;
+    if !opts.analyse_only {
+        let device = backend.device()?;
+        let selection = select(&jobs, out, opts.shard, opts.force);
+        let progress = Progress::new("uv", &jobs, &selection, opts.progress);
+        let todo: Vec<&Job> = selection.todo.iter().map(|&i| &jobs[i]).collect();
+        for_each_parallel(&todo, cpu_workers(), |job| {
+            let bar = progress.job_bar(&job.id, 0);
+            let start = Instant::now();
+            let trained = train_job(scale, job, &device, Some(&bar));
+            let share = start.elapsed().as_secs_f64() / trained.len() as f64;
+            bar.finish_and_clear();
+            for (run, trace) in &trained {
+                let dir = run_dir(out, &run.id);
+                write_json(&dir.join("config.json"), run)?;
+                write_atomic(&dir.join("metrics.csv"), metrics_csv(trace).as_bytes())?;
+                // Last: its presence marks the run complete.
+                write_json(&dir.join("summary.json"), &fit_run(scale, run, trace, share))?;
+            }
+            progress.jobs.inc(1);
+            job_written();
+            Ok(())
+        })?;
+        progress.jobs.finish_and_clear();
     }
-    write_json(&out.join("config.json"), &(scale_name, scale))?;
-    let start = Instant::now();
-    let trained = train(scale, backend, show_progress)?;
-    let wall = start.elapsed().as_secs_f64();
-
-    let mut results: Vec<UvRunSummary> = Vec::with_capacity(trained.len());
-    for (run, trace) in &trained {
-        let dir = out.join("runs").join(&run.id);
-        write_json(&dir.join("config.json"), run)?;
-        write_atomic(&dir.join("metrics.csv"), metrics_csv(trace).as_bytes())?;
-        let result = fit_run(scale, run, trace);
-        write_json(&dir.join("summary.json"), &result)?;
-        results.push(result);
+    if !all_complete(&jobs, out) {
+        return Ok(partial(&jobs, out));
     }
-    let summary = analyse(scale_name, scale, &results, wall, backend.name());
-    write_figures(&summary, &out.join("figures")).context("writing the UV figures")?;
-    write_json(&summary_path, &summary)?;
-    Ok(summary)
-}
-
-/// Holds an exclusive advisory lock on `out/.lock` for as long as the
-/// returned file lives, so two processes never write one results directory
-/// at once. The operating system releases it when the process exits, even if
-/// it is killed, so a lock never goes stale.
-pub fn lock_dir(out: &Path) -> anyhow::Result<std::fs::File> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let path = out.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            anyhow::bail!("{} is being written by another process (it holds {})", out.display(), path.display())
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
-    }
+    let results = scale
+        .runs()
+        .iter()
+        .map(|r| read_json::<UvRunSummary>(&run_summary_path(out, &r.id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut summary = analyse(scale_name, scale, &exp.choices, &results, backend.name());
+    summary.figures = write_figures(&summary, out).context("writing the UV figures")?;
+    write_json(&out.join("summary.json"), &summary)?;
+    Ok(Outcome::Complete(summary))
 }
 
 /// The criteria as a plain-text table.
 pub fn criteria_table(summary: &UvSummary) -> String {
-    criteria_table_of(&summary.criteria)
+    table(&summary.criteria)
 }
 
-/// Any experiment's criteria as a plain-text table.
-pub fn criteria_table_of(criteria: &[flatter_runs::uv::Criterion]) -> String {
+/// Criteria as a plain-text table.
+pub fn table(criteria: &[flatter_runs::claims::Criterion]) -> String {
     let mut s = String::new();
     writeln!(s, "{:<4} {:<62} {:>10} {:>8} {:<18} {}", "id", "quantity", "measured", "± se", "tolerance", "holds").unwrap();
     for c in criteria {

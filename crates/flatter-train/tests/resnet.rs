@@ -13,7 +13,8 @@ use flatter_models::resnet::{NormKind, ResNetConfig, forward_flops};
 use flatter_runs::Scale;
 use flatter_runs::io::read_json;
 use flatter_runs::resnet::{Phase1Summary, ResnetExperiment, ResnetRunSummary};
-use flatter_train::resnet::{Options, run};
+use flatter_train::experiment::{Options, Outcome};
+use flatter_train::resnet::{Extra, run};
 
 fn experiment() -> ResnetExperiment {
     ResnetExperiment::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/resnet-cifar.toml"))).unwrap()
@@ -52,8 +53,11 @@ fn tmp(name: &str) -> PathBuf {
 
 fn smoke(out: &Path, stop_after_steps: Option<u64>) -> anyhow::Result<flatter_runs::resnet::ResnetSummary> {
     let exp = experiment();
-    let opts = Options { show_progress: false, data_dir: None, stop_after_steps, analyse_only: false };
-    run(Scale::Smoke, &exp.smoke, &exp.choices, &exp.notes(Scale::Smoke), BackendKind::Flex, out, &opts)
+    let extra = Extra { data_dir: None, stop_after_steps };
+    match run(Scale::Smoke, &exp, BackendKind::Flex, out, Options::default(), &extra)? {
+        Outcome::Complete(s) => Ok(s),
+        Outcome::Partial { complete_runs, total_runs } => anyhow::bail!("partial: {complete_runs} of {total_runs}"),
+    }
 }
 
 fn runs_of(out: &Path) -> Vec<ResnetRunSummary> {
