@@ -44,7 +44,7 @@ use flatter_runs::io::{read_json, write_atomic, write_json};
 use flatter_runs::plan::{all_complete, prepare_out, run_dir, run_summary_path, select, validate_jobs};
 use flatter_runs::resnet::{
     Checkpoint, DatasetChoice, NormChoice, Phase1Summary, ResnetExperiment, ResnetRun, ResnetRunSummary, ResnetScale,
-    ResnetSummary, beta_stars, criteria, dataset_label, slope_fit,
+    ResnetSummary, beta_stars, criteria, dataset_label, gap_notes, slope_fit,
 };
 use flatter_runs::resnet_figures::write_figures;
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -575,27 +575,7 @@ pub fn analyse(
     let slope = slope_fit(&stars);
     let criteria = criteria(scale, phase1, &stars, slope.clone(), &runs);
     let mut notes = exp.notes(scale_name);
-    if !phase1.reached_full_accuracy {
-        notes.push(format!(
-            "Phase 1 did NOT reach 100% train accuracy within {} epochs (it ended at {:.2}%); phases 2 and 3 start from a point that is not on the valley.",
-            scale.phase1.total_epochs,
-            100.0 * phase1.train_accuracy
-        ));
-    }
-    if let Some(why) = &slope.3 {
-        notes.push(format!("No slope of log(1−β*) against log η: {why}."));
-    }
-    for s in &stars {
-        if let Some(e) = &s.error {
-            notes.push(format!("No β* at η = {}: {e}.", s.lr));
-        } else if s.inside_grid == Some(false) {
-            notes.push(format!("β* at η = {} lies outside the β grid (an extrapolated vertex).", s.lr));
-        }
-    }
-    let diverged = runs.iter().filter(|r| r.error.is_some()).count();
-    if diverged > 0 {
-        notes.push(format!("{diverged} run(s) diverged and are left out of the fits."));
-    }
+    notes.extend(gap_notes(scale, phase1, &stars, &slope, &runs, data.test.n));
     ResnetSummary {
         experiment: "resnet-cifar".into(),
         scale: scale_name,
