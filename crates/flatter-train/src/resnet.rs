@@ -354,6 +354,8 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
             (model, make()?, Checkpoint { epoch: 0, steps: 0, eval_epochs: vec![], test_accuracy: vec![], wall_seconds: 0.0 })
         }
     };
+    // Wall time of earlier processes (a resumed phase 1 adds this one's).
+    let prior_wall = state.wall_seconds;
     let loss = ctx.expected_loss()?;
     let bar = ctx.bar(p1.total_epochs, "phase 1 (valley)");
     bar.set_position(state.epoch);
@@ -371,9 +373,8 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
         state.steps += 1;
         bar.inc(1);
         if state.epoch % p1.checkpoint_every == 0 {
-            state.wall_seconds += start.elapsed().as_secs_f64();
+            state.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
             save_checkpoint(&progress, &model, &optim, &state)?;
-            state.wall_seconds -= start.elapsed().as_secs_f64();
         }
         ctx.step_taken()?;
     };
@@ -387,7 +388,7 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
         test_accuracy: test,
         expected_loss: last_loss,
         parameters: model.num_trainable_params(),
-        wall_seconds: state.wall_seconds + start.elapsed().as_secs_f64(),
+        wall_seconds: prior_wall + start.elapsed().as_secs_f64(),
     };
     write_atomic(&model_path, &model.valid().into_record().into_bytes().context("serialising the phase-1 model")?)?;
     write_json(&summary_path, &summary)?;
@@ -418,6 +419,7 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
             (model, make()?, Checkpoint { epoch: 0, steps: 0, eval_epochs: vec![0], test_accuracy: vec![baseline], wall_seconds: 0.0 })
         }
     };
+    let prior_wall = state.wall_seconds;
     let flip = LabelFlip::new(ctx.scale.label_noise_prob, ctx.data.num_classes)?;
     let hard = ExpectedLoss::hard(ctx.data.num_classes)?;
     let n = ctx.data.train.n;
@@ -453,9 +455,8 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
             state.test_accuracy.push(test);
             bar.set_message(format!("test acc {:.1}%", 100.0 * test));
         }
-        state.wall_seconds += start.elapsed().as_secs_f64();
+        state.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
         save_checkpoint(&ckpt, &model, &optim, &state)?;
-        state.wall_seconds -= start.elapsed().as_secs_f64();
     }
     bar.finish();
     let best = state.test_accuracy.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -478,7 +479,7 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
         summary.train_accuracy_projected = train;
         summary.test_accuracy_projected = test;
     }
-    summary.wall_seconds = state.wall_seconds + start.elapsed().as_secs_f64();
+    summary.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
     write_atomic(&dir.join("metrics.csv"), metrics_csv(&summary).as_bytes())?;
     write_json(&dir.join("summary.json"), &summary)?;
     std::fs::remove_dir_all(&ckpt).ok();
