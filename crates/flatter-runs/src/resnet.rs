@@ -87,7 +87,7 @@ pub struct Phase2 {
 pub struct Phase3 {
     /// Adam's learning rate (the paper blanks it).
     pub lr: f64,
-    /// Full-batch Adam steps.
+    /// At most this many full-batch Adam steps (it stops at 100% training-mode train accuracy).
     pub steps: u64,
 }
 
@@ -340,6 +340,9 @@ pub struct ResnetRunSummary {
     pub train_accuracy_projected: f64,
     /// Test accuracy after the phase-3 projection: what eq. (14) is fitted to.
     pub test_accuracy_projected: f64,
+    /// Adam steps phase 3 took (it stops at 100% training-mode train accuracy).
+    #[serde(default)]
+    pub phase3_steps: u64,
     /// Set when the run diverged (a non-finite loss); then no accuracy is fitted.
     pub error: Option<String>,
     /// Wall time of this run (this process only, if resumed).
@@ -522,7 +525,7 @@ pub fn gap_notes(
     if !short.is_empty() {
         let worst = short.iter().map(|r| r.train_accuracy_projected).fold(1.0, f64::min);
         notes.push(format!(
-            "Phase 3 ({} Adam steps) did not bring {} of {} runs back to 100% train accuracy (lowest {:.1}%, mostly the largest β): those are not fully projected onto the valley, which biases eq. (14) against large β.",
+            "Phase 3 (at most {} Adam steps) did not bring {} of {} runs back to 100% train accuracy in evaluation mode (lowest {:.1}%, mostly the largest β): those are not fully projected onto the valley, which biases eq. (14) against large β.",
             scale.phase3.steps,
             short.len(),
             ok.len(),
@@ -637,6 +640,7 @@ mod tests {
             train_accuracy_phase2: 1.0,
             train_accuracy_projected: 1.0,
             test_accuracy_projected: acc,
+            phase3_steps: 0,
             error: None,
             wall_seconds: 0.0,
         }

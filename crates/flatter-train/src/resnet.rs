@@ -468,13 +468,15 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
         train_accuracy_phase2: f64::NAN,
         train_accuracy_projected: f64::NAN,
         test_accuracy_projected: f64::NAN,
+        phase3_steps: 0,
         error: error.clone(),
         wall_seconds: 0.0,
     };
     if error.is_none() {
         let model = recalibrate_bn(model, &ctx.data.train, ctx.scale.chunk_size, &ctx.device);
         summary.train_accuracy_phase2 = accuracy(&model, &ctx.data.train, ctx.scale.chunk_size, &ctx.device);
-        let model = phase3(ctx, model)?;
+        let (model, steps) = phase3(ctx, model)?;
+        summary.phase3_steps = steps;
         let (_, train, test) = evaluate(model, ctx.data, ctx.scale.chunk_size, &ctx.device, true);
         summary.train_accuracy_projected = train;
         summary.test_accuracy_projected = test;
@@ -486,18 +488,23 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
     Ok(summary)
 }
 
-/// Phase 3: full-batch Adam on the expected loss (no sampled label noise).
-fn phase3(ctx: &mut Ctx, mut model: ResNet) -> anyhow::Result<ResNet> {
+/// Phase 3: full-batch Adam on the expected loss (no sampled label noise),
+/// until the training-mode train accuracy is 100% or `phase3.steps` steps
+/// were taken. Returns the model and the steps taken.
+fn phase3(ctx: &mut Ctx, mut model: ResNet) -> anyhow::Result<(ResNet, u64)> {
     let loss = ctx.expected_loss()?;
     let mut adam = AdamConfig::new().init();
-    for _ in 0..ctx.scale.phase3.steps {
-        let (grads, l, _) = full_batch_gradient(&model, ctx.data, &loss, ctx.scale.chunk_size, &ctx.device);
+    for step in 0..ctx.scale.phase3.steps {
+        let (grads, l, acc) = full_batch_gradient(&model, ctx.data, &loss, ctx.scale.chunk_size, &ctx.device);
         if !l.is_finite() {
             bail!("phase 3 diverged (expected loss {l})");
         }
+        if acc >= 1.0 {
+            return Ok((model, step));
+        }
         model = adam.step(ctx.scale.phase3.lr, model, grads);
     }
-    Ok(model)
+    Ok((model, ctx.scale.phase3.steps))
 }
 
 fn metrics_csv(s: &ResnetRunSummary) -> String {
