@@ -54,12 +54,20 @@ enum Source {
 }
 
 /// The calibrated C of the committed real-data experiments: the key `c_fit`
-/// of `docs/results/<exp>/summary.json`, first found of mlp-fashion, resnet-cifar.
+/// of `docs/results/<exp>/summary.json`, first found of resnet-cifar,
+/// mlp-fashion, and only where that experiment's slope claim (C12, C15)
+/// holds: a C fitted to peaks that do not follow the 2/3 law calibrates nothing.
 fn calibrated_c(results: &Path) -> Option<(f64, String)> {
-    for exp in ["mlp-fashion", "resnet-cifar"] {
+    for (exp, claim) in [("resnet-cifar", "C12"), ("mlp-fashion", "C15")] {
         let path = results.join(exp).join("summary.json");
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let slope_holds = v.get("criteria").and_then(|c| c.as_array()).is_some_and(|cs| {
+            cs.iter().any(|c| c.get("id").and_then(|i| i.as_str()) == Some(claim) && c.get("holds") == Some(&serde_json::Value::Bool(true)))
+        });
+        if !slope_holds {
+            continue;
+        }
         if let Some(c) = v.get("c_fit").and_then(|c| c.as_f64()).filter(|c| c.is_finite() && *c > 0.0) {
             let scale = v.get("scale").and_then(|s| s.as_str()).unwrap_or("?").to_string();
             return Some((c, format!("{exp}, {scale} scale ({})", path.display())));
@@ -142,7 +150,7 @@ impl Advise {
             ),
             Source::Calibrated(from) => format!("C calibrated by our experiment {from}."),
             Source::Fallback => format!(
-                "no data statistics and no calibrated results found, so C assumes β = {FALLBACK_BETA} is optimal at η = {FALLBACK_LR} \
+                "no data statistics, and no committed experiment whose slope claim (C12, C15) holds to calibrate C, so C assumes β = {FALLBACK_BETA} is optimal at η = {FALLBACK_LR} \
                  (the paper's remark that the rule gives the usual β = 0.9 at its η₀; η₀ is not given, {FALLBACK_LR} is our assumption). \
                  Pass --n-train and --label-noise for C*."
             ),
@@ -206,7 +214,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(calibrated_c(dir.path()).is_none());
         std::fs::create_dir_all(dir.path().join("mlp-fashion")).unwrap();
-        std::fs::write(dir.path().join("mlp-fashion/summary.json"), r#"{"c_fit": 0.42, "scale": "cpu"}"#).unwrap();
+        let summary = |holds: bool| format!(r#"{{"c_fit": 0.42, "scale": "cpu", "criteria": [{{"id": "C15", "holds": {holds}}}]}}"#);
+        std::fs::write(dir.path().join("mlp-fashion/summary.json"), summary(false)).unwrap();
+        assert!(calibrated_c(dir.path()).is_none(), "a C whose slope claim fails is not a calibration");
+        std::fs::write(dir.path().join("mlp-fashion/summary.json"), summary(true)).unwrap();
         let (c, from) = calibrated_c(dir.path()).unwrap();
         assert_eq!(c, 0.42);
         assert!(from.contains("mlp-fashion") && from.contains("cpu"));

@@ -27,6 +27,8 @@ pub enum Command {
     /// Run every experiment at one scale (resumable, shardable), then write
     /// `results/REPORT.md` and `results/claims.json`.
     ReproduceAll(ReproduceAll),
+    /// Datasets: `data fetch <fashion-mnist|mnist|cifar10>` downloads, verifies and installs one.
+    Data(crate::data::Data),
     /// Merge what is under a results root (e.g. shards) and write the report.
     Report(Report),
     /// Recommend β for a learning rate by the scaling rule 1 − β = C η^(2/3).
@@ -229,6 +231,8 @@ pub enum BenchKind {
     Optim,
     /// flex against ndarray on the workloads of our experiments (chooses the default backend).
     Backends,
+    /// MLP training throughput on flex and ndarray against PyTorch (needs a python with torch).
+    Mlp,
     /// ResNet-18 training throughput (images/s) on flex and ndarray against PyTorch.
     Resnet,
     /// All of the above.
@@ -243,8 +247,16 @@ impl Bench {
         if matches!(self.which, BenchKind::Backends | BenchKind::All) {
             crate::util::run(cargo(&["bench", "-p", "flatter", "--bench", "backends"]))?;
         }
+        if matches!(self.which, BenchKind::Mlp | BenchKind::All) {
+            // Same thread count on both sides: Burn's rayon pool, matrixmultiply and torch.
+            let mut cmd = cargo(&["bench", "-p", "flatter", "--bench", "mlp_throughput"]);
+            cmd.env("RAYON_NUM_THREADS", "2").env("MATMUL_NUM_THREADS", "2");
+            crate::util::run(cmd)?;
+        }
         if matches!(self.which, BenchKind::Resnet | BenchKind::All) {
-            crate::util::run(cargo(&["bench", "-p", "flatter", "--bench", "resnet_throughput"]))?;
+            let mut cmd = cargo(&["bench", "-p", "flatter", "--bench", "resnet_throughput"]);
+            cmd.env("RAYON_NUM_THREADS", "2").env("MATMUL_NUM_THREADS", "2");
+            crate::util::run(cmd)?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! cargo invocation spawned through `$CARGO`, so `cargo xtask` stays quick to
 //! build and never trains in the dev profile.
 
+mod data;
 mod advise;
 mod flags;
 mod publish;
@@ -18,6 +19,7 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Bench(cmd) => cmd.run(),
         flags::Command::Reproduce(cmd) => cmd.run(),
         flags::Command::ReproduceAll(cmd) => cmd.run(),
+        flags::Command::Data(cmd) => cmd.run(),
         flags::Command::Report(cmd) => cmd.run(),
         flags::Command::Advise(cmd) => cmd.run(),
     }

@@ -10,6 +10,9 @@
 //! - [`report`]: `REPORT.md` and `claims.json` from the summaries on disk.
 //! - [`io`]: atomic writes, so no half-written file is ever read as complete.
 //! - [`scale`]: the `smoke` / `cpu` / `paper` scales every experiment has.
+//! - [`mlp`]: the 6-layer MLP on Fashion-MNIST (Fig. 5): config, the (η, β)
+//!   grid, the eq. (14) fit of β*(η) and the slope of PAPER.md §9 row 15;
+//!   [`mlp_figures`] draws it.
 //! - [`resnet`]: ResNet-18 on CIFAR-10 (Fig. 2, 4): config, runs, the eq. (14)
 //!   fits and the criteria of PAPER.md §9 rows 11–14; [`resnet_figures`] draws them.
 //! - [`uv`]: the UV / teacher–student experiment (Fig. 1): its config file,
@@ -17,6 +20,8 @@
 
 pub mod claims;
 pub mod io;
+pub mod mlp;
+pub mod mlp_figures;
 pub mod matrix_sensing;
 pub mod matrix_sensing_figures;
 pub mod plan;

@@ -27,8 +27,10 @@ enum Command {
     Uv(Common),
     /// Matrix sensing: the optimal β, C against its bound, double descent (App. A.2, D).
     MatrixSensing(Common),
+    /// The 6-layer MLP on Fashion-MNIST: β*(η) and its slope (Fig. 5).
+    MlpFashion(DataArgs),
     /// ResNet-18 on CIFAR-10 (Fashion-MNIST padded to 32×32 when CIFAR-10 is absent): Fig. 2, 4.
-    ResnetCifar(Common),
+    ResnetCifar(DataArgs),
     /// Every experiment at one scale into `<out>/<experiment>/`, then the report.
     All(All),
     /// Analyse whatever is complete under `<out>` (merging shards) and write
@@ -43,6 +45,8 @@ enum Experiment {
     Uv,
     /// Matrix sensing (App. A.2, D).
     MatrixSensing,
+    /// The MLP on Fashion-MNIST (Fig. 5).
+    MlpFashion,
     /// ResNet-18 on CIFAR-10, the three-phase protocol (Fig. 2, 4).
     ResnetCifar,
 }
@@ -52,6 +56,7 @@ impl Experiment {
         match self {
             Experiment::Uv => "uv",
             Experiment::MatrixSensing => "matrix-sensing",
+            Experiment::MlpFashion => "mlp-fashion",
             Experiment::ResnetCifar => "resnet-cifar",
         }
     }
@@ -73,9 +78,6 @@ struct RunFlags {
     /// Hide the progress bars.
     #[arg(long)]
     quiet: bool,
-    /// Where the datasets are (default: FLATTER_DATA_DIR, the user cache, /usr/share/datasets).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -94,6 +96,16 @@ struct Common {
     analyse_only: bool,
     #[command(flatten)]
     flags: RunFlags,
+}
+
+#[derive(Args, Debug)]
+struct DataArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The directory with the dataset's files (default: FLATTER_DATA_DIR,
+    /// the user cache, then, for Fashion-MNIST, Debian's /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -146,7 +158,12 @@ fn backend(flags: &RunFlags) -> anyhow::Result<BackendKind> {
 }
 
 /// Runs one experiment; returns a one-line account.
-fn run_one(
+fn run_one(exp: Experiment, scale: Scale, config: &Path, out: &Path, backend: BackendKind, opts: Options) -> anyhow::Result<String> {
+    run_one_with_data(exp, scale, config, out, backend, opts, None)
+}
+
+/// [`run_one`], with the dataset directory of the experiments that read one.
+fn run_one_with_data(
     exp: Experiment,
     scale: Scale,
     config: &Path,
@@ -197,6 +214,20 @@ fn run_one(
                 Outcome::Partial { complete_runs, total_runs } => Ok(outcome_line(None, Some((complete_runs, total_runs)))),
             }
         }
+        Experiment::MlpFashion => {
+            let e = flatter_runs::mlp::MlpExperiment::load(config)?;
+            match flatter_train::mlp::run_with_data(scale, &e, backend, out, opts, data_dir)? {
+                Outcome::Complete(s) => Ok(format!(
+                    "mlp-fashion [{scale}] on {backend}: {} runs, valley in {} GD steps, {:.1} s of training -> {}\n{}",
+                    s.runs.len(),
+                    s.valley.as_ref().map_or("?".into(), |v| v.epochs.to_string()),
+                    s.wall_seconds,
+                    out.display(),
+                    flatter_train::mlp::report(&s)
+                )),
+                Outcome::Partial { complete_runs, total_runs } => Ok(outcome_line(None, Some((complete_runs, total_runs)))),
+            }
+        }
         Experiment::ResnetCifar => {
             let e = flatter_runs::resnet::ResnetExperiment::load(config)?;
             let extra = flatter_train::resnet::Extra { data_dir: data_dir.map(Path::to_path_buf), stop_after_steps: None };
@@ -220,7 +251,15 @@ fn run_one(
 
 fn single(exp: Experiment, args: &Common) -> anyhow::Result<()> {
     let b = backend(&args.flags)?;
-    println!("{}", run_one(exp, args.scale, &args.config, &args.out, b, options(&args.flags, args.analyse_only), args.flags.data_dir.as_deref())?);
+    println!("{}", run_one(exp, args.scale, &args.config, &args.out, b, options(&args.flags, args.analyse_only))?);
+    Ok(())
+}
+
+fn with_data(exp: Experiment, args: &DataArgs) -> anyhow::Result<()> {
+    let c = &args.common;
+    let b = backend(&c.flags)?;
+    let opts = options(&c.flags, c.analyse_only);
+    println!("{}", run_one_with_data(exp, c.scale, &c.config, &c.out, b, opts, args.data_dir.as_deref())?);
     Ok(())
 }
 
@@ -232,7 +271,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Uv(args) => single(Experiment::Uv, &args),
         Command::MatrixSensing(args) => single(Experiment::MatrixSensing, &args),
-        Command::ResnetCifar(args) => single(Experiment::ResnetCifar, &args),
+        Command::MlpFashion(args) => with_data(Experiment::MlpFashion, &args),
+        Command::ResnetCifar(args) => with_data(Experiment::ResnetCifar, &args),
         Command::All(args) => {
             let b = backend(&args.flags)?;
             let chosen = if args.only.is_empty() { all_experiments() } else { args.only.clone() };
@@ -241,7 +281,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("[{}/{}] {} ({}, {:.0} s so far)", i + 1, chosen.len(), exp.name(), args.scale, start.elapsed().as_secs_f64());
                 let config = args.experiments.join(format!("{}.toml", exp.name()));
                 let out = args.out.join(exp.name());
-                let line = run_one(*exp, args.scale, &config, &out, b, options(&args.flags, false), args.flags.data_dir.as_deref())
+                let line = run_one(*exp, args.scale, &config, &out, b, options(&args.flags, false))
                     .with_context(|| format!("experiment {}", exp.name()))?;
                 println!("{line}");
             }
@@ -261,7 +301,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let (scale, _): (Scale, serde_json::Value) = flatter_runs::io::read_json(&config_json)?;
                 let config = args.experiments.join(format!("{}.toml", exp.name()));
                 let opts = Options { analyse_only: true, ..Options::default() };
-                println!("{}", run_one(exp, scale, &config, &out, BackendKind::from_env()?, opts, None)?);
+                println!("{}", run_one(exp, scale, &config, &out, BackendKind::from_env()?, opts)?);
             }
             let (md, json, rows) = flatter_runs::report::write_report(&args.out)?;
             print_claims(&rows);

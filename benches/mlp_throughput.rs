@@ -1,0 +1,135 @@
+//! MLP training throughput (samples/s) on each compiled CPU backend, against
+//! the same model, batch and thread count in PyTorch on the same machine.
+//!
+//! The model is the experiment's own `flatter_models::mlp::Mlp` (6 linear
+//! layers, ReLU after 1–4, tanh after 5) at two sizes: the `cpu` scale of
+//! `experiments/mlp-fashion.toml` (widths 128, batch 50) and a paper-sized
+//! one (widths 512, batch 128). One step is forward, cross-entropy, backward
+//! and a HeavyBall update (β = 0.9); PyTorch runs `torch.optim.SGD` with
+//! momentum 0.9 and dampening 0, the same update. Each side times `REPS`
+//! blocks of `STEPS` steps after a warm-up and reports the median block.
+//!
+//! Threads: both Burn CPU backends run their matmuls on rayon's global pool
+//! (and ndarray's matrixmultiply on its own threads), sized by
+//! `RAYON_NUM_THREADS` / `MATMUL_NUM_THREADS`, else the number of cores;
+//! the same number is passed to `torch.set_num_threads`. `cargo xtask bench
+//! mlp` sets both variables to 2.
+//!
+//! PyTorch: the Python that `FLATTER_TORCH_PYTHON` names, else `python3`;
+//! when it cannot `import torch`, the PyTorch column is skipped with a
+//! message, so the benchmark never needs torch (CI has none).
+//!
+//! `cargo bench -p flatter --bench mlp_throughput` (or `cargo xtask bench mlp`).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Distribution, Int, Tensor};
+use flatter::device::BackendKind;
+use flatter::models::uv::Activation;
+use flatter::models::{Mlp, MlpConfig};
+use flatter::optim::{ExpectedLoss, HeavyBallConfig, MomentumRule};
+
+const WARMUP: usize = 10;
+const STEPS: usize = 20;
+const REPS: usize = 7;
+
+struct Case {
+    name: &'static str,
+    width: usize,
+    batch: usize,
+}
+
+const CASES: [Case; 2] = [Case { name: "cpu scale", width: 128, batch: 50 }, Case { name: "paper size", width: 512, batch: 128 }];
+
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Median samples/s of one training step of `case` on `device`.
+fn burn_throughput(case: &Case, device: &Device) -> f64 {
+    device.seed(0);
+    let config = MlpConfig {
+        input: 784,
+        hidden: [case.width; 5],
+        classes: 10,
+        activation_a: Activation::Relu,
+        activation_b: Activation::Tanh,
+    };
+    let mut model: Mlp = config.init(device);
+    let mut optim = HeavyBallConfig::new(MomentumRule::fixed(0.9).unwrap()).init().unwrap();
+    let x = Tensor::<2>::random([case.batch, 784], Distribution::Normal(0.0, 1.0), device);
+    let y: Tensor<1, Int> = Tensor::<1>::random([case.batch], Distribution::Uniform(0.0, 9.999), device).int();
+    let loss_fn = ExpectedLoss::hard(10).unwrap();
+    let mut step = || {
+        let loss = loss_fn.loss(model.forward(x.clone()), y.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(0.01, model.clone(), grads);
+    };
+    for _ in 0..WARMUP {
+        step();
+    }
+    device.sync().expect("sync");
+    let mut rates: Vec<f64> = (0..REPS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..STEPS {
+                step();
+            }
+            device.sync().expect("sync");
+            (STEPS * case.batch) as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
+}
+
+/// PyTorch's median samples/s, or why it was skipped.
+fn torch_throughput(case: &Case, threads: usize) -> Result<f64, String> {
+    let python = std::env::var("FLATTER_TORCH_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches").join("mlp_throughput_torch.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args(["--width", &case.width.to_string(), "--batch", &case.batch.to_string(), "--threads", &threads.to_string()])
+        .args(["--warmup", &WARMUP.to_string(), "--steps", &STEPS.to_string(), "--reps", &REPS.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or("").to_string();
+        return Err(format!("{python} could not run the PyTorch side ({last}); set FLATTER_TORCH_PYTHON to a python with torch"));
+    }
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("samples_per_s ").and_then(|v| v.trim().parse().ok()))
+        .ok_or_else(|| format!("unexpected output from {}: {stdout}", script.display()))
+}
+
+fn main() {
+    let threads = threads();
+    println!("MLP training throughput: 784 -> 5 hidden -> 10, ReLU x4 + tanh, one step = forward + CE + backward + momentum update");
+    println!("threads: {threads} (RAYON_NUM_THREADS; torch.set_num_threads({threads})); median of {REPS} blocks of {STEPS} steps after {WARMUP} warm-up steps\n");
+    for case in &CASES {
+        println!("{} (widths {}, batch {}):", case.name, case.width, case.batch);
+        let torch = torch_throughput(case, threads);
+        match &torch {
+            Ok(t) => println!("  {:<8} {:>12.0} samples/s", "pytorch", t),
+            Err(why) => println!("  pytorch  skipped: {why}"),
+        }
+        for kind in BackendKind::compiled_cpu() {
+            let device = kind.autodiff_device().expect("compiled CPU backend");
+            let rate = burn_throughput(case, &device);
+            match &torch {
+                Ok(t) => println!("  {:<8} {:>12.0} samples/s   {:.2}x PyTorch", kind.name(), rate, rate / t),
+                Err(_) => println!("  {:<8} {:>12.0} samples/s", kind.name(), rate),
+            }
+        }
+        println!();
+    }
+}

@@ -1,0 +1,106 @@
+//! From an [`ImageDataset`] to Burn tensors: normalised, flattened images and
+//! labels, in minibatches whose order comes from a seeded stream.
+//!
+//! Why not Burn's `Dataset` / `Batcher` / `DataLoader`: in Burn 0.22.1 the
+//! `Batcher` trait lives in `burn::data::dataloader`, which is compiled only
+//! with Burn's `dataset` feature, and that feature pulls in the `burn-dataset`
+//! crate with its own download/storage stack (sqlite, image decoding, a
+//! Hugging Face importer), none of which we need: the workspace builds Burn
+//! with `default-features = false` and `burn-dataset` is not even in our
+//! lock file. [`ImageBatcher::batch`] has exactly the shape of
+//! `Batcher::batch(&self, items, &Device) -> O` (items are indices into one
+//! in-memory dataset), so moving to Burn's trait later is a rename. Shuffling
+//! is ours on purpose: a `DataLoader` shuffles with its own RNG, while every
+//! run here draws its order from the [`RandomStream::DataOrder`] stream of its
+//! seed, so that label noise and data order never shift each other.
+//!
+//! [`RandomStream::DataOrder`]: flatter_optim::rng::RandomStream::DataOrder
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use flatter_data::ImageDataset;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom as _;
+
+/// A dataset held as normalised `f32` rows, ready to be batched.
+#[derive(Clone, Debug)]
+pub struct ImageBatcher {
+    features: Vec<f32>,
+    labels: Vec<i64>,
+    dim: usize,
+    num_classes: usize,
+}
+
+impl ImageBatcher {
+    /// Normalises `data` with its published constants (Fashion-MNIST: mean
+    /// 0.2860, std 0.3530 on pixels scaled to [0, 1]) and flattens each image
+    /// to one row of C·H·W features.
+    pub fn new(data: &ImageDataset) -> Self {
+        ImageBatcher {
+            features: data.normalized(),
+            labels: data.labels.iter().map(|&l| i64::from(l)).collect(),
+            dim: data.image_len(),
+            num_classes: data.num_classes,
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Features per sample.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// The true labels, in dataset order.
+    pub fn labels(&self) -> &[i64] {
+        &self.labels
+    }
+
+    /// The samples at `indices`, in that order: images `[B, dim]` and the
+    /// host-side labels (so label noise can be applied before upload).
+    pub fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<2>, Vec<i64>) {
+        let mut x = Vec::with_capacity(indices.len() * self.dim);
+        for &i in indices {
+            x.extend_from_slice(&self.features[i * self.dim..(i + 1) * self.dim]);
+        }
+        let labels = indices.iter().map(|&i| self.labels[i]).collect();
+        (Tensor::from_data(TensorData::new(x, [indices.len(), self.dim]), device), labels)
+    }
+
+    /// Every sample, in dataset order.
+    pub fn all(&self, device: &Device) -> (Tensor<2>, Vec<i64>) {
+        let all: Vec<usize> = (0..self.len()).collect();
+        self.batch(&all, device)
+    }
+}
+
+/// Labels as a `[N]` Int tensor.
+pub fn label_tensor(labels: &[i64], device: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(labels.to_vec(), [labels.len()]), device)
+}
+
+/// One epoch's order: a permutation of `0..n` drawn from `rng` (the run's
+/// data-order stream, continued from epoch to epoch).
+pub fn epoch_order(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    order
+}
+
+/// The minibatches of one epoch: consecutive chunks of `order` of
+/// `batch_size`, the last one possibly shorter.
+pub fn minibatches(order: &[usize], batch_size: usize) -> impl Iterator<Item = &[usize]> {
+    order.chunks(batch_size)
+}
