@@ -233,6 +233,8 @@ pub enum BenchKind {
     Backends,
     /// MLP training throughput on flex and ndarray against PyTorch (needs a python with torch).
     Mlp,
+    /// ResNet-18 training throughput (images/s) on flex and ndarray against PyTorch.
+    Resnet,
     /// All of the above.
     All,
 }
@@ -248,6 +250,11 @@ impl Bench {
         if matches!(self.which, BenchKind::Mlp | BenchKind::All) {
             // Same thread count on both sides: Burn's rayon pool, matrixmultiply and torch.
             let mut cmd = cargo(&["bench", "-p", "flatter", "--bench", "mlp_throughput"]);
+            cmd.env("RAYON_NUM_THREADS", "2").env("MATMUL_NUM_THREADS", "2");
+            crate::util::run(cmd)?;
+        }
+        if matches!(self.which, BenchKind::Resnet | BenchKind::All) {
+            let mut cmd = cargo(&["bench", "-p", "flatter", "--bench", "resnet_throughput"]);
             cmd.env("RAYON_NUM_THREADS", "2").env("MATMUL_NUM_THREADS", "2");
             crate::util::run(cmd)?;
         }

@@ -6,9 +6,11 @@
 //! - [`uv`]: the vector UV model f(x) = (u·v)x, its teacher–student variants
 //!   f(x) = Σ_j v_j φ(u_j x) with φ = tanh or ReLU (Sec. 3.4, 4.1, App. A), and
 //!   the matrix UV model f(x) = U V x (Definition 3.6).
+//! - [`resnet`]: ResNet-18, CIFAR variant (Sec. 4.2), BatchNorm or GroupNorm.
 
 pub mod matrix_sensing;
 pub mod mlp;
+pub mod resnet;
 pub mod uv;
 
 pub use mlp::{Mlp, MlpConfig};

@@ -13,6 +13,8 @@
 //! - [`mlp`]: the 6-layer MLP on Fashion-MNIST (Fig. 5): config, the (η, β)
 //!   grid, the eq. (14) fit of β*(η) and the slope of PAPER.md §9 row 15;
 //!   [`mlp_figures`] draws it.
+//! - [`resnet`]: ResNet-18 on CIFAR-10 (Fig. 2, 4): config, runs, the eq. (14)
+//!   fits and the criteria of PAPER.md §9 rows 11–14; [`resnet_figures`] draws them.
 //! - [`uv`]: the UV / teacher–student experiment (Fig. 1): its config file,
 //!   the expansion into runs, the fits and the criteria of PAPER.md §9 rows 4–8.
 
@@ -24,6 +26,8 @@ pub mod matrix_sensing;
 pub mod matrix_sensing_figures;
 pub mod plan;
 pub mod report;
+pub mod resnet;
+pub mod resnet_figures;
 pub mod scale;
 pub mod uv;
 pub mod uv_figures;

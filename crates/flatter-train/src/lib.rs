@@ -7,6 +7,8 @@
 //! - [`uv_sweep`]: the UV model on that engine.
 //! - [`batcher`]: images to Burn tensors, in seeded minibatch order.
 //! - [`mlp`]: the 6-layer MLP on Fashion-MNIST (Fig. 5) end to end.
+//! - [`resnet`]: ResNet-18 and the three-phase protocol of Fig. 2 / Fig. 4,
+//!   resumable at epoch ends.
 //! - [`matrix_sensing`]: matrix sensing (App. A.2, D) on that engine, end to end.
 //! - [`uv`]: the UV experiment end to end: config → runs → results directory.
 //!
@@ -17,6 +19,7 @@ pub mod batcher;
 pub mod mlp;
 pub mod experiment;
 pub mod matrix_sensing;
+pub mod resnet;
 pub mod stacked;
 pub mod uv;
 pub mod uv_sweep;

@@ -28,7 +28,9 @@ enum Command {
     /// Matrix sensing: the optimal β, C against its bound, double descent (App. A.2, D).
     MatrixSensing(Common),
     /// The 6-layer MLP on Fashion-MNIST: β*(η) and its slope (Fig. 5).
-    MlpFashion(MlpArgs),
+    MlpFashion(DataArgs),
+    /// ResNet-18 on CIFAR-10 (Fashion-MNIST padded to 32×32 when CIFAR-10 is absent): Fig. 2, 4.
+    ResnetCifar(DataArgs),
     /// Every experiment at one scale into `<out>/<experiment>/`, then the report.
     All(All),
     /// Analyse whatever is complete under `<out>` (merging shards) and write
@@ -45,6 +47,8 @@ enum Experiment {
     MatrixSensing,
     /// The MLP on Fashion-MNIST (Fig. 5).
     MlpFashion,
+    /// ResNet-18 on CIFAR-10, the three-phase protocol (Fig. 2, 4).
+    ResnetCifar,
 }
 
 impl Experiment {
@@ -53,6 +57,7 @@ impl Experiment {
             Experiment::Uv => "uv",
             Experiment::MatrixSensing => "matrix-sensing",
             Experiment::MlpFashion => "mlp-fashion",
+            Experiment::ResnetCifar => "resnet-cifar",
         }
     }
 }
@@ -94,11 +99,11 @@ struct Common {
 }
 
 #[derive(Args, Debug)]
-struct MlpArgs {
+struct DataArgs {
     #[command(flatten)]
     common: Common,
-    /// The directory with Fashion-MNIST's IDX files (default: FLATTER_DATA_DIR,
-    /// the user cache, then Debian's /usr/share/datasets/fashion-mnist).
+    /// The directory with the dataset's files (default: FLATTER_DATA_DIR,
+    /// the user cache, then, for Fashion-MNIST, Debian's /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     data_dir: Option<PathBuf>,
 }
@@ -223,12 +228,38 @@ fn run_one_with_data(
                 Outcome::Partial { complete_runs, total_runs } => Ok(outcome_line(None, Some((complete_runs, total_runs)))),
             }
         }
+        Experiment::ResnetCifar => {
+            let e = flatter_runs::resnet::ResnetExperiment::load(config)?;
+            let extra = flatter_train::resnet::Extra { data_dir: data_dir.map(Path::to_path_buf), stop_after_steps: None };
+            match flatter_train::resnet::run(scale, &e, backend, out, opts, &extra)? {
+                Outcome::Complete(s) => Ok(format!(
+                    "resnet-cifar [{scale}] on {backend}: {}; phase 1 {} epochs (100% train accuracy: {}), {} runs, slope {}, {:.1} s of training -> {}\n{}",
+                    s.dataset,
+                    s.phase1.epochs,
+                    s.phase1.reached_full_accuracy,
+                    s.runs.len(),
+                    s.slope.map_or("-".into(), |x| format!("{x:.3} ± {:.3}", s.slope_stderr.unwrap_or(f64::NAN))),
+                    s.wall_seconds,
+                    out.display(),
+                    flatter_train::resnet::criteria_table(&s)
+                )),
+                Outcome::Partial { complete_runs, total_runs } => Ok(outcome_line(None, Some((complete_runs, total_runs)))),
+            }
+        }
     }
 }
 
 fn single(exp: Experiment, args: &Common) -> anyhow::Result<()> {
     let b = backend(&args.flags)?;
     println!("{}", run_one(exp, args.scale, &args.config, &args.out, b, options(&args.flags, args.analyse_only))?);
+    Ok(())
+}
+
+fn with_data(exp: Experiment, args: &DataArgs) -> anyhow::Result<()> {
+    let c = &args.common;
+    let b = backend(&c.flags)?;
+    let opts = options(&c.flags, c.analyse_only);
+    println!("{}", run_one_with_data(exp, c.scale, &c.config, &c.out, b, opts, args.data_dir.as_deref())?);
     Ok(())
 }
 
@@ -240,13 +271,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Uv(args) => single(Experiment::Uv, &args),
         Command::MatrixSensing(args) => single(Experiment::MatrixSensing, &args),
-        Command::MlpFashion(args) => {
-            let c = &args.common;
-            let b = backend(&c.flags)?;
-            let opts = options(&c.flags, c.analyse_only);
-            println!("{}", run_one_with_data(Experiment::MlpFashion, c.scale, &c.config, &c.out, b, opts, args.data_dir.as_deref())?);
-            Ok(())
-        }
+        Command::MlpFashion(args) => with_data(Experiment::MlpFashion, &args),
+        Command::ResnetCifar(args) => with_data(Experiment::ResnetCifar, &args),
         Command::All(args) => {
             let b = backend(&args.flags)?;
             let chosen = if args.only.is_empty() { all_experiments() } else { args.only.clone() };
