@@ -77,6 +77,15 @@ fn killed_and_resumed_equals_clean_and_shards_partition_the_runs() {
     let reference = result_set(&clean);
     assert!(reference.len() > 10, "{reference:?}");
     assert!(clean.join("REPORT.md").exists() && clean.join("claims.json").exists());
+    // Every experiment is present in the smoke run, and the report covers every row of §9.
+    for exp in flatter_runs::report::EXPERIMENTS {
+        assert!(clean.join(exp).join("summary.json").exists(), "{exp} missing from reproduce-all");
+    }
+    let claims: Vec<flatter_runs::report::ClaimRow> = flatter_runs::io::read_json(&clean.join("claims.json")).unwrap();
+    for i in 1..=15 {
+        let id = format!("C{i}");
+        assert!(claims.iter().any(|r| r.id == id && r.scale != "not run"), "{id} was not measured at the smoke scale");
+    }
 
     // Killed after two jobs, then resumed: nothing lost, nothing duplicated.
     let resumed = dir.path().join("resumed");
