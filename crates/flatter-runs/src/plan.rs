@@ -11,9 +11,13 @@
 //! - Sharding: `--shard i/n` takes the jobs at positions `i − 1, i − 1 + n, …`
 //!   of the deterministic job list, so the shards partition the jobs and each
 //!   run belongs to exactly one shard.
-//! - A results directory is locked while one process writes it
-//!   ([`prepare_out`]), and holds the config it was made with; a different
-//!   config is an error unless `force`, which then discards the old runs.
+//! - A results directory is locked while a process writes it
+//!   ([`prepare_out`]): an unsharded process holds it exclusively; shards
+//!   hold it shared plus an exclusive lock of their own shard, so different
+//!   shards of one experiment can write one directory at once (their jobs are
+//!   disjoint) but the same shard cannot run twice. The directory holds the
+//!   config it was made with; a different config is an error unless `force`,
+//!   which then discards the old runs.
 
 use std::fmt;
 use std::fs;
@@ -155,8 +159,8 @@ pub enum PrepareError {
     #[error(transparent)]
     Io(#[from] IoError),
     /// Another process holds the lock.
-    #[error("{0} is being written by another process (it holds {0}/.lock)")]
-    Busy(PathBuf),
+    #[error("{0} is being written by another process (it holds {1})")]
+    Busy(PathBuf, String),
     /// The directory was made with another config.
     #[error(
         "{dir} holds results made with a different config (see {dir}/config.json); \
@@ -168,33 +172,60 @@ pub enum PrepareError {
     },
 }
 
-/// The exclusive lock on a results directory; released when dropped, and by
-/// the operating system when the process dies, so it never goes stale.
+/// The locks on a results directory; released when dropped, and by the
+/// operating system when the process dies, so they never go stale.
 #[derive(Debug)]
 pub struct DirLock {
-    _file: fs::File,
+    _files: Vec<fs::File>,
 }
 
-/// Locks `out/.lock` exclusively, or fails at once if another process holds it.
-pub fn lock_dir(out: &Path) -> Result<DirLock, PrepareError> {
-    let io = |source| IoError::Io { path: out.to_path_buf(), source };
-    fs::create_dir_all(out).map_err(io)?;
-    let path = out.join(".lock");
+/// Opens (creating) the lock file `out/name`.
+fn lock_file(out: &Path, name: &str) -> Result<(fs::File, PathBuf), IoError> {
+    fs::create_dir_all(out).map_err(|source| IoError::Io { path: out.to_path_buf(), source })?;
+    let path = out.join(name);
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
         .map_err(|source| IoError::Io { path: path.clone(), source })?;
-    match file.try_lock() {
-        Ok(()) => Ok(DirLock { _file: file }),
-        Err(fs::TryLockError::WouldBlock) => Err(PrepareError::Busy(out.to_path_buf())),
+    Ok((file, path))
+}
+
+fn try_lock(out: &Path, name: &str, shared: bool) -> Result<fs::File, PrepareError> {
+    let (file, path) = lock_file(out, name)?;
+    let result = if shared { file.try_lock_shared() } else { file.try_lock() };
+    match result {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(PrepareError::Busy(out.to_path_buf(), path.display().to_string())),
         Err(fs::TryLockError::Error(source)) => Err(IoError::Io { path, source }.into()),
     }
 }
 
+/// Locks `out` for writing, or fails at once if that would collide: without
+/// a shard, `out/.lock` exclusively; with shard i/n, `out/.lock` shared and
+/// `out/.lock-shard-i-of-n` exclusively.
+pub fn lock_dir(out: &Path, shard: Option<Shard>) -> Result<DirLock, PrepareError> {
+    Ok(DirLock {
+        _files: match shard {
+            None => vec![try_lock(out, ".lock", false)?],
+            Some(s) => vec![try_lock(out, ".lock", true)?, try_lock(out, &format!(".lock-shard-{}-of-{}", s.index, s.count), false)?],
+        },
+    })
+}
+
+/// Waits for, then holds, the exclusive lock on `out/.setup.lock` while a
+/// shared setup artefact (a valley checkpoint) is made or read, so that
+/// shards running at once compute it once and never read one half-made.
+pub fn lock_setup(out: &Path) -> Result<DirLock, PrepareError> {
+    let (file, path) = lock_file(out, ".setup.lock")?;
+    file.lock().map_err(|source| IoError::Io { path, source })?;
+    Ok(DirLock { _files: vec![file] })
+}
+
 /// Prepares `out` for (more) runs of an experiment whose resolved config is
-/// `config`, and returns the lock, held for as long as the process writes.
+/// `config`, and returns the lock ([`lock_dir`]), held for as long as the
+/// process writes.
 ///
 /// - A missing `config.json` is written.
 /// - An equal one keeps every complete run (resuming).
@@ -204,8 +235,8 @@ pub fn lock_dir(out: &Path) -> Result<DirLock, PrepareError> {
 /// The experiment's `summary.json` is always removed, so a summary never
 /// describes a run set that is about to change; it is rewritten once every
 /// run is complete.
-pub fn prepare_out(out: &Path, config: &impl Serialize, force: bool) -> Result<DirLock, PrepareError> {
-    let lock = lock_dir(out)?;
+pub fn prepare_out(out: &Path, config: &impl Serialize, force: bool, shard: Option<Shard>) -> Result<DirLock, PrepareError> {
+    let lock = lock_dir(out, shard)?;
     let config_path = out.join("config.json");
     let wanted = serde_json::to_value(config)
         .map_err(|e| IoError::Parse { path: config_path.clone(), message: format!("serialising: {e}") })?;
@@ -302,24 +333,33 @@ mod tests {
     fn prepare_keeps_runs_of_the_same_config_and_refuses_another() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("exp");
-        drop(prepare_out(&out, &("cfg", 1), false).unwrap());
+        drop(prepare_out(&out, &("cfg", 1), false, None).unwrap());
         write_json(&run_summary_path(&out, "r"), &1).unwrap();
         write_json(&out.join("summary.json"), &"old").unwrap();
-        drop(prepare_out(&out, &("cfg", 1), false).unwrap());
+        drop(prepare_out(&out, &("cfg", 1), false, None).unwrap());
         assert!(is_complete(&out, "r"), "same config keeps runs");
         assert!(!out.join("summary.json").exists(), "a stale summary is removed");
-        let err = prepare_out(&out, &("cfg", 2), false).unwrap_err().to_string();
+        let err = prepare_out(&out, &("cfg", 2), false, None).unwrap_err().to_string();
         assert!(err.contains("different config") && err.contains("--force"), "{err}");
         assert!(is_complete(&out, "r"), "a refused prepare touches nothing");
-        drop(prepare_out(&out, &("cfg", 2), true).unwrap());
+        drop(prepare_out(&out, &("cfg", 2), true, None).unwrap());
         assert!(!is_complete(&out, "r"), "force with a new config discards old runs");
     }
 
     #[test]
-    fn a_second_writer_is_refused() {
+    fn a_second_writer_is_refused_but_other_shards_may_write() {
         let dir = tempfile::tempdir().unwrap();
-        let _held = lock_dir(dir.path()).unwrap();
-        let err = lock_dir(dir.path()).unwrap_err().to_string();
+        let held = lock_dir(dir.path(), None).unwrap();
+        let err = lock_dir(dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("another process"), "{err}");
+        assert!(lock_dir(dir.path(), Some(Shard { index: 1, count: 2 })).is_err(), "a shard waits for an unsharded writer");
+        drop(held);
+        let one = lock_dir(dir.path(), Some(Shard { index: 1, count: 2 })).unwrap();
+        let two = lock_dir(dir.path(), Some(Shard { index: 2, count: 2 })).expect("different shards write at once");
+        let err = lock_dir(dir.path(), Some(Shard { index: 2, count: 2 })).unwrap_err().to_string();
+        assert!(err.contains(".lock-shard-2-of-2"), "the same shard twice: {err}");
+        assert!(lock_dir(dir.path(), None).is_err(), "no unsharded writer while shards run");
+        drop((one, two));
+        lock_dir(dir.path(), None).unwrap();
     }
 }

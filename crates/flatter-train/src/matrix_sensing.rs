@@ -125,7 +125,7 @@ pub fn run(scale_name: Scale, exp: &MsExperiment, backend: BackendKind, out: &Pa
     let jobs = scale.jobs();
     validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("matrix-sensing [{scale_name}]: {e}"))?;
     let all_runs = scale.runs();
-    let _lock = prepare_out(out, &(scale_name, scale), opts.force)?;
+    let _lock = prepare_out(out, &(scale_name, scale), opts.force, opts.shard)?;
     if !opts.analyse_only {
         let device = backend.device()?;
         let selection = select(&jobs, out, opts.shard, opts.force);

@@ -197,6 +197,8 @@ pub fn train_valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, bar:
 /// The valley checkpoint under `<out>/setup/`: loaded when present and made
 /// for the same settings, else trained and written atomically.
 pub fn valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, out: &Path, force: bool, bar: &ProgressBar) -> anyhow::Result<(Mlp, ValleySummary)> {
+    // Shards running at once: one trains the valley, the others wait and load it.
+    let _setup_lock = flatter_runs::plan::lock_setup(out)?;
     let dir = out.join("setup");
     let (record, meta) = (dir.join("valley.bpk"), dir.join("valley.json"));
     let key = ValleyKey::of(scale, backend);
@@ -351,7 +353,7 @@ pub fn run_with_data(
     let jobs = scale.jobs();
     validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("{EXPERIMENT} [{scale_name}]: {e}"))?;
     let runs = scale.runs();
-    let _lock = prepare_out(out, &(scale_name, scale), opts.force)?;
+    let _lock = prepare_out(out, &(scale_name, scale), opts.force, opts.shard)?;
     if !opts.analyse_only {
         let selection = select(&jobs, out, opts.shard, opts.force);
         if !selection.todo.is_empty() {

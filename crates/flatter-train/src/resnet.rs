@@ -326,6 +326,8 @@ fn setup_key(scale: &ResnetScale, data: &Data) -> serde_json::Value {
 /// cosine, until 100% train accuracy or the end of the schedule. Saved once
 /// under `setup/`; a matching saved result is loaded instead.
 fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> {
+    // Shards running at once: one computes phase 1, the others wait and load it.
+    let _setup_lock = flatter_runs::plan::lock_setup(out)?;
     let setup = out.join("setup");
     let key = setup_key(ctx.scale, ctx.data);
     let (model_path, summary_path, key_path) = (setup.join("phase1.bpk"), setup.join("phase1.json"), setup.join("setup.json"));
@@ -530,7 +532,7 @@ pub fn run(
     scale.validate().map_err(|(field, msg)| anyhow::anyhow!("resnet-cifar [{scale_name}] {field}: {msg}"))?;
     let jobs = scale.jobs();
     validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("resnet-cifar [{scale_name}]: {e}"))?;
-    let _lock = prepare_out(out, &(scale_name, scale), opts.force)?;
+    let _lock = prepare_out(out, &(scale_name, scale), opts.force, opts.shard)?;
     let data = load_data(scale, extra.data_dir.as_deref())?;
     if !opts.analyse_only {
         let selection = select(&jobs, out, opts.shard, opts.force);

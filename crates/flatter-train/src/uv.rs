@@ -82,7 +82,7 @@ pub fn run(
     scale.validate().map_err(|(field, msg)| anyhow::anyhow!("uv [{scale_name}] {field}: {msg}"))?;
     let jobs = scale.jobs();
     validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("uv [{scale_name}]: {e}"))?;
-    let _lock = prepare_out(out, &(scale_name, scale), opts.force)?;
+    let _lock = prepare_out(out, &(scale_name, scale), opts.force, opts.shard)?;
     if !opts.analyse_only {
         let device = backend.device()?;
         let selection = select(&jobs, out, opts.shard, opts.force);

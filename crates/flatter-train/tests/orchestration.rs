@@ -12,7 +12,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn all(out: &Path, extra: &[&str], abort_after: Option<usize>) -> std::process::Output {
+/// `flatter-experiment all --scale smoke` into `out`, not yet started.
+fn all_cmd(out: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(["all", "--scale", "smoke", "--quiet", "--experiments"])
         .arg(root().join("experiments"))
@@ -20,10 +21,20 @@ fn all(out: &Path, extra: &[&str], abort_after: Option<usize>) -> std::process::
         .arg(out)
         .args(extra)
         .env_remove(flatter_train::experiment::ABORT_AFTER_JOBS_ENV);
+    cmd
+}
+
+fn all(out: &Path, extra: &[&str], abort_after: Option<usize>) -> std::process::Output {
+    let mut cmd = all_cmd(out, extra);
     if let Some(k) = abort_after {
         cmd.env(flatter_train::experiment::ABORT_AFTER_JOBS_ENV, k.to_string());
     }
     cmd.output().unwrap()
+}
+
+/// `flatter-experiment report` on `out`.
+fn report(out: &Path) -> std::process::Output {
+    Command::new(BIN).args(["report", "--experiments"]).arg(root().join("experiments")).arg("--out").arg(out).output().unwrap()
 }
 
 fn ok(out: std::process::Output) -> String {
@@ -69,23 +80,37 @@ fn criteria(out: &Path) -> BTreeMap<String, serde_json::Value> {
     m
 }
 
+/// One clean smoke run, shared by the tests: its run set and its criteria.
+struct Clean {
+    runs: BTreeMap<String, Vec<u8>>,
+    criteria: BTreeMap<String, serde_json::Value>,
+}
+
+fn clean() -> &'static Clean {
+    static CLEAN: std::sync::OnceLock<Clean> = std::sync::OnceLock::new();
+    CLEAN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("clean");
+        ok(all(&out, &[], None));
+        // Every experiment is present in the smoke run, and the report covers every row of §9.
+        for exp in flatter_runs::report::EXPERIMENTS {
+            assert!(out.join(exp).join("summary.json").exists(), "{exp} missing from reproduce-all");
+        }
+        let claims: Vec<flatter_runs::report::ClaimRow> = flatter_runs::io::read_json(&out.join("claims.json")).unwrap();
+        for i in 1..=15 {
+            let id = format!("C{i}");
+            assert!(claims.iter().any(|r| r.id == id && r.scale != "not run"), "{id} was not measured at the smoke scale");
+        }
+        assert!(out.join("REPORT.md").exists());
+        Clean { runs: result_set(&out), criteria: criteria(&out) }
+    })
+}
+
 #[test]
 fn killed_and_resumed_equals_clean_and_shards_partition_the_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let clean = dir.path().join("clean");
-    ok(all(&clean, &[], None));
-    let reference = result_set(&clean);
+    let reference = clean().runs.clone();
     assert!(reference.len() > 10, "{reference:?}");
-    assert!(clean.join("REPORT.md").exists() && clean.join("claims.json").exists());
-    // Every experiment is present in the smoke run, and the report covers every row of §9.
-    for exp in flatter_runs::report::EXPERIMENTS {
-        assert!(clean.join(exp).join("summary.json").exists(), "{exp} missing from reproduce-all");
-    }
-    let claims: Vec<flatter_runs::report::ClaimRow> = flatter_runs::io::read_json(&clean.join("claims.json")).unwrap();
-    for i in 1..=15 {
-        let id = format!("C{i}");
-        assert!(claims.iter().any(|r| r.id == id && r.scale != "not run"), "{id} was not measured at the smoke scale");
-    }
 
     // Killed after two jobs, then resumed: nothing lost, nothing duplicated.
     let resumed = dir.path().join("resumed");
@@ -97,7 +122,7 @@ fn killed_and_resumed_equals_clean_and_shards_partition_the_runs() {
     let text = ok(all(&resumed, &[], None));
     assert!(text.contains("complete on disk") || text.contains("report:"), "{text}");
     assert_eq!(result_set(&resumed), reference);
-    assert_eq!(criteria(&resumed), criteria(&clean));
+    assert_eq!(criteria(&resumed), clean().criteria.clone());
 
     // Shards: disjoint, and their union is the run set; `report` merges them.
     let sharded = dir.path().join("sharded");
@@ -125,10 +150,8 @@ fn killed_and_resumed_equals_clean_and_shards_partition_the_runs() {
     }
     assert!(per_shard.iter().all(|&n| n > 0), "every shard trains something: {per_shard:?}");
     assert_eq!(result_set(&sharded), reference);
-    let mut report = Command::new(BIN);
-    report.args(["report", "--experiments"]).arg(root().join("experiments")).arg("--out").arg(&sharded);
-    ok(report.output().unwrap());
-    assert_eq!(criteria(&sharded), criteria(&clean));
+    ok(report(&sharded));
+    assert_eq!(criteria(&sharded), clean().criteria.clone());
     assert!(sharded.join("REPORT.md").exists());
 }
 
@@ -162,14 +185,8 @@ fn a_changed_config_is_refused_without_force() {
 #[test]
 fn a_sigkill_at_an_arbitrary_moment_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let clean = dir.path().join("clean");
-    ok(all(&clean, &[], None));
     let killed = dir.path().join("killed");
-    let mut child = Command::new(BIN)
-        .args(["all", "--scale", "smoke", "--quiet", "--experiments"])
-        .arg(root().join("experiments"))
-        .arg("--out")
-        .arg(&killed)
+    let mut child = all_cmd(&killed, &[])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -185,6 +202,27 @@ fn a_sigkill_at_an_arbitrary_moment_loses_and_duplicates_nothing() {
     let _ = child.kill();
     child.wait().unwrap();
     ok(all(&killed, &[], None));
-    assert_eq!(result_set(&killed), result_set(&clean));
-    assert_eq!(criteria(&killed), criteria(&clean));
+    assert_eq!(result_set(&killed), clean().runs.clone());
+    assert_eq!(criteria(&killed), clean().criteria.clone());
+}
+
+#[test]
+fn shards_running_at_once_in_one_directory_give_the_clean_result_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let together = dir.path().join("together");
+    let spawned: Vec<_> = (1..=3)
+        .map(|i| {
+            all_cmd(&together, &["--shard", &format!("{i}/3")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in spawned {
+        ok(child.wait_with_output().unwrap());
+    }
+    ok(report(&together));
+    assert_eq!(result_set(&together), clean().runs.clone());
+    assert_eq!(criteria(&together), clean().criteria.clone());
 }
