@@ -314,7 +314,7 @@ pub fn render(experiments: &[(String, ExperimentStatus)], rows: &[ClaimRow]) -> 
             )
             .unwrap(),
             ExperimentStatus::Done(h) => {
-                writeln!(s, "Scale `{}`, data: {}. Training time {:.0} s on `{}`.\n", h.scale, h.dataset, h.wall_seconds, h.backend)
+                writeln!(s, "Scale `{}`, data: {}. Training time {:.0} s (the jobs' times summed, so parallel workers count twice) on `{}`.\n", h.scale, h.dataset, h.wall_seconds, h.backend)
                     .unwrap();
                 let mut crit = h.criteria.clone();
                 crit.sort_by_key(|c| c.id.trim_start_matches('C').parse::<u32>().unwrap_or(u32::MAX));
