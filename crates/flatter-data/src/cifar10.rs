@@ -35,6 +35,9 @@ pub const TRAIN_FILES: [&str; 5] = [
 /// The test batch.
 pub const TEST_FILE: &str = "test_batch.bin";
 
+/// Records in every official batch file (5 × 10,000 training, 10,000 test).
+pub const RECORDS_PER_FILE: usize = 10_000;
+
 /// SHA-256 of the unpacked files, the five training batches then the test
 /// batch: all unknown (see the module documentation).
 pub const SHA256: [Option<&str>; 6] = [None; 6];
@@ -59,7 +62,9 @@ impl Cifar10 {
         let mut images = Vec::new();
         let mut labels = Vec::new();
         let mut official = true;
-        for (name, sha256) in files {
+        let mut counts = Vec::new();
+        // Every file must be there before any is parsed, so a missing one is named first.
+        for (name, _) in &files {
             let path = root.join(name);
             if !path.is_file() {
                 return Err(DataError::Missing {
@@ -67,11 +72,32 @@ impl Cifar10 {
                     hint: how_to_get(crate::CIFAR10),
                 });
             }
+        }
+        for (name, sha256) in files {
+            let path = root.join(name);
             let bytes = read_unpacked(&path)?;
             let (batch_images, batch_labels) = parse_batch(&path, &bytes)?;
             official &= verify_file(&path, &bytes, sha256, verify)?;
+            counts.push((path, batch_labels.len()));
             images.extend_from_slice(&batch_images);
             labels.extend_from_slice(&batch_labels);
+        }
+        // No checksum of the unpacked batches is published, and a batch cut at a
+        // record boundary passes every structural check: after those (so that a
+        // malformed file is named for what is wrong with it), the record count is
+        // what tells a short file from the official one.
+        for (path, found) in counts {
+            if found != RECORDS_PER_FILE {
+                official = false;
+                match verify {
+                    Verify::Strict => return Err(DataError::WrongRecordCount { path, expected: RECORDS_PER_FILE, found }),
+                    Verify::Warn => eprintln!(
+                        "warning: {}: {found} records, not the official {RECORDS_PER_FILE}; using it anyway",
+                        path.display()
+                    ),
+                    Verify::Skip => {}
+                }
+            }
         }
         Ok(ImageDataset {
             n: labels.len(),

@@ -105,6 +105,17 @@ pub enum DataError {
         /// Labels it holds.
         labels: usize,
     },
+    /// Under [`crate::Verify::Strict`], an official file name holding another number of records
+    /// (e.g. a CIFAR-10 batch cut at a record boundary, which no size check can see).
+    #[error("{}: holds {found} records, but the official file holds {expected}: truncated or not the official file (Verify::Warn or Skip accepts it)", .path.display())]
+    WrongRecordCount {
+        /// The file.
+        path: PathBuf,
+        /// Records in the official file.
+        expected: usize,
+        /// Records found.
+        found: usize,
+    },
     /// A label that is not a class index.
     #[error("{}: label {index} is {value}, outside 0..{num_classes}", .path.display())]
     LabelOutOfRange {

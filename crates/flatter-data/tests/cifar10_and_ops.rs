@@ -12,7 +12,7 @@ use tempfile::TempDir;
 fn cifar_records_are_chw_with_the_red_plane_first() {
     let dir = TempDir::new().unwrap();
     write_cifar(dir.path());
-    let test = Cifar10::load_dir(dir.path(), Split::Test, Verify::Strict).unwrap();
+    let test = Cifar10::load_dir(dir.path(), Split::Test, Verify::Warn).unwrap();
     assert_eq!(
         (
             test.n,
@@ -43,7 +43,7 @@ fn cifar_records_are_chw_with_the_red_plane_first() {
 fn cifar_train_concatenates_the_five_batches_in_order() {
     let dir = TempDir::new().unwrap();
     write_cifar(dir.path());
-    let train = Cifar10::load_dir(dir.path(), Split::Train, Verify::Strict).unwrap();
+    let train = Cifar10::load_dir(dir.path(), Split::Train, Verify::Warn).unwrap();
     assert_eq!(train.n, 15);
     assert_eq!(train.images.len(), 15 * 3072);
     assert_eq!(
@@ -60,7 +60,7 @@ fn cifar_train_concatenates_the_five_batches_in_order() {
 fn cifar_found_in_the_archive_subdirectory() {
     let dir = TempDir::new().unwrap();
     write_cifar(&dir.path().join(cifar10::SUBDIR));
-    let test = Cifar10::load_dir(dir.path(), Split::Test, Verify::Strict).unwrap();
+    let test = Cifar10::load_dir(dir.path(), Split::Test, Verify::Warn).unwrap();
     assert_eq!(test.labels, vec![7, 9]);
     let resolved = flatter_data::resolve_dir("cifar10", Some(dir.path())).unwrap();
     assert_eq!(resolved, dir.path());
@@ -250,7 +250,7 @@ fn normalized_statistics_on_a_synthetic_image() {
 fn normalized_uses_each_channels_constants() {
     let dir = TempDir::new().unwrap();
     write_cifar(dir.path());
-    let test = Cifar10::load_dir(dir.path(), Split::Test, Verify::Strict).unwrap();
+    let test = Cifar10::load_dir(dir.path(), Split::Test, Verify::Warn).unwrap();
     let x = test.normalized();
     assert_eq!(x.len(), test.images.len());
     for (c, &value) in [4u8, 5, 6].iter().enumerate() {

@@ -439,7 +439,7 @@ fn cifar_missing_file_says_how_to_get_it() {
     let msg = names(&err, &path);
     assert!(msg.contains("cargo xtask data fetch cifar10"), "{msg}");
     // The test split does not need that file.
-    Cifar10::load_dir(dir.path(), Split::Test, Verify::Strict).unwrap();
+    Cifar10::load_dir(dir.path(), Split::Test, Verify::Warn).unwrap();
 }
 
 #[test]
@@ -453,7 +453,21 @@ fn cifar_gzip_and_raw_read_the_same() {
         let bytes = std::fs::read(raw.path().join(&name)).unwrap();
         write(gz.path(), &name, &gzip(&bytes));
     }
-    let a = Cifar10::load_dir(raw.path(), Split::Train, Verify::Strict).unwrap();
-    let b = Cifar10::load_dir(gz.path(), Split::Train, Verify::Strict).unwrap();
+    let a = Cifar10::load_dir(raw.path(), Split::Train, Verify::Warn).unwrap();
+    let b = Cifar10::load_dir(gz.path(), Split::Train, Verify::Warn).unwrap();
     assert_eq!(a, b);
+}
+
+#[test]
+fn cifar_batch_cut_at_a_record_boundary_is_refused_under_strict() {
+    // Every size check passes (a whole number of records), so only the record count
+    // tells the short file from the official one.
+    let dir = TempDir::new().unwrap();
+    write_cifar(dir.path());
+    let path = dir.path().join("test_batch.bin");
+    let err = Cifar10::load_dir(dir.path(), Split::Test, Verify::Strict).unwrap_err();
+    assert!(matches!(err, DataError::WrongRecordCount { expected: 10_000, .. }), "{err:?}");
+    names(&err, &path);
+    let warned = Cifar10::load_dir(dir.path(), Split::Test, Verify::Warn).unwrap();
+    assert!(!warned.official && warned.n > 0);
 }

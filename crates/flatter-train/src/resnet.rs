@@ -35,7 +35,7 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use flatter_data::{Cifar10, FashionMnist, ImageDataset, Split, Verify};
+use flatter_data::{Cifar10, DataError, FashionMnist, ImageDataset, Split, Verify};
 use flatter_device::BackendKind;
 use flatter_models::resnet::{NormKind, ResNet, ResNetConfig};
 use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
@@ -151,11 +151,14 @@ pub fn load_data(scale: &ResnetScale, data_dir: Option<&Path>) -> anyhow::Result
     let cifar = match scale.dataset {
         DatasetChoice::FashionMnistPadded => None,
         DatasetChoice::Cifar10 => Some(
-            (Cifar10::load(data_dir, Split::Train, Verify::Warn)?, Cifar10::load(data_dir, Split::Test, Verify::Warn)?),
+            (Cifar10::load(data_dir, Split::Train, Verify::Strict)?, Cifar10::load(data_dir, Split::Test, Verify::Strict)?),
         ),
-        DatasetChoice::Auto => match Cifar10::load(data_dir, Split::Train, Verify::Warn) {
-            Ok(train) => Some((train, Cifar10::load(data_dir, Split::Test, Verify::Warn)?)),
-            Err(_) => None,
+        // Absent CIFAR-10 falls back to Fashion-MNIST (and the summary says so);
+        // present but damaged CIFAR-10 is an error, never a silent fallback.
+        DatasetChoice::Auto => match Cifar10::load(data_dir, Split::Train, Verify::Strict) {
+            Ok(train) => Some((train, Cifar10::load(data_dir, Split::Test, Verify::Strict)?)),
+            Err(DataError::Missing { .. } | DataError::NotFound { .. }) => None,
+            Err(e) => return Err(e).context("CIFAR-10 is present but does not load"),
         },
     };
     let (train, test, is_cifar) = match cifar {
