@@ -6,6 +6,8 @@
 //!
 //! - [`plan`]: jobs, runs, shards and completeness: what makes every
 //!   experiment resumable and shardable the same way.
+//! - [`config`]: what every experiment file shares: the scale tables, strict
+//!   parsing and range errors that name the file, the scale and the field.
 //! - [`claims`]: the criteria and the header every experiment summary carries.
 //! - [`report`]: `REPORT.md` and `claims.json` from the summaries on disk.
 //! - [`io`]: atomic writes, so no half-written file is ever read as complete.
@@ -19,6 +21,7 @@
 //!   the expansion into runs, the fits and the criteria of PAPER.md §9 rows 4–8.
 
 pub mod claims;
+pub mod config;
 pub mod io;
 pub mod mlp;
 pub mod mlp_figures;

@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::claims::Criterion;
 use crate::claims::FigureRef;
-use crate::io::{IoError, read_toml};
 use crate::plan::Job;
 use crate::scale::Scale;
+pub use crate::config::ConfigError;
+use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
 
 /// One scale of the experiment. Every value that matters is here.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,56 +97,19 @@ pub struct MsExperiment {
     pub paper: MsScale,
 }
 
-/// A config value out of range, naming file, scale and field.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// Reading or parsing failed.
-    #[error(transparent)]
-    Io(#[from] IoError),
-    /// A field is out of range.
-    #[error("{path}: [{scale}] {field}: {message}")]
-    Invalid {
-        /// The config file.
-        path: String,
-        /// The scale table.
-        scale: Scale,
-        /// The field.
-        field: &'static str,
-        /// What was expected.
-        message: String,
-    },
-}
 
 impl MsExperiment {
     /// Reads and validates the experiment file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let exp: MsExperiment = read_toml(path)?;
-        for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
-            exp.scale(scale).validate().map_err(|(field, message)| ConfigError::Invalid {
-                path: path.display().to_string(),
-                scale,
-                field,
-                message,
-            })?;
-        }
-        Ok(exp)
+        crate::config::load(path)
     }
 
     /// The table of one scale.
     pub fn scale(&self, scale: Scale) -> &MsScale {
-        match scale {
-            Scale::Smoke => &self.smoke,
-            Scale::Cpu => &self.cpu,
-            Scale::Paper => &self.paper,
-        }
+        self.table(scale)
     }
 }
 
-type Invalid = (&'static str, String);
-
-fn require(ok: bool, field: &'static str, message: impl Into<String>) -> Result<(), Invalid> {
-    if ok { Ok(()) } else { Err((field, message.into())) }
-}
 
 fn positive(xs: &[f64]) -> bool {
     xs.iter().all(|x| x.is_finite() && *x > 0.0)
@@ -713,5 +677,18 @@ mod tests {
         assert_eq!(MsTrace::from_csv(&t.to_csv()).unwrap(), t);
         let err = MsTrace::from_csv("step,train_loss,hessian_trace,test_error\n0,1,2\n").unwrap_err();
         assert!(err.contains("line 2"), "{err}");
+    }
+}
+
+impl ExperimentFile for MsExperiment {
+    type Table = MsScale;
+    fn tables(&self) -> [&MsScale; 3] {
+        [&self.smoke, &self.cpu, &self.paper]
+    }
+}
+
+impl ScaleTable for MsScale {
+    fn validate(&self) -> Result<(), Invalid> {
+        MsScale::validate(self)
     }
 }

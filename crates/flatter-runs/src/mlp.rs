@@ -15,10 +15,11 @@ use flatter_theory::fit::{fit_beta_star, linear_fit};
 use serde::{Deserialize, Serialize};
 
 use crate::claims::FigureRef;
-use crate::io::read_toml;
 use crate::plan::Job;
 use crate::scale::Scale;
-use crate::uv::{ConfigError, Criterion};
+pub use crate::config::ConfigError;
+use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
+use crate::uv::Criterion;
 
 /// The exponent the theory predicts for 1 − β* ∝ η^γ.
 pub const GAMMA_THEORY: f64 = 2.0 / 3.0;
@@ -119,33 +120,15 @@ pub struct MlpExperiment {
 impl MlpExperiment {
     /// Reads and validates the experiment file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let exp: MlpExperiment = read_toml(path)?;
-        for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
-            exp.scale(scale).validate().map_err(|(field, message)| ConfigError::Invalid {
-                path: path.display().to_string(),
-                scale,
-                field,
-                message,
-            })?;
-        }
-        Ok(exp)
+        crate::config::load(path)
     }
 
     /// The table of one scale.
     pub fn scale(&self, scale: Scale) -> &MlpScale {
-        match scale {
-            Scale::Smoke => &self.smoke,
-            Scale::Cpu => &self.cpu,
-            Scale::Paper => &self.paper,
-        }
+        self.table(scale)
     }
 }
 
-type Invalid = (&'static str, String);
-
-fn require(ok: bool, field: &'static str, message: impl Into<String>) -> Result<(), Invalid> {
-    if ok { Ok(()) } else { Err((field, message.into())) }
-}
 
 impl MlpScale {
     /// Checks every field's range; the error names the field and the expectation.
@@ -585,5 +568,18 @@ mod tests {
         assert_eq!(fmt_id(0.05), "0.05");
         assert_eq!(fmt_id(0.9), "0.9");
         assert_eq!(fmt_id(0.912345678), "0.912346");
+    }
+}
+
+impl ExperimentFile for MlpExperiment {
+    type Table = MlpScale;
+    fn tables(&self) -> [&MlpScale; 3] {
+        [&self.smoke, &self.cpu, &self.paper]
+    }
+}
+
+impl ScaleTable for MlpScale {
+    fn validate(&self) -> Result<(), Invalid> {
+        MlpScale::validate(self)
     }
 }

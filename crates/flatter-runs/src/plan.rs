@@ -84,6 +84,20 @@ pub fn run_summary_path(out: &Path, run_id: &str) -> PathBuf {
     run_dir(out, run_id).join("summary.json")
 }
 
+/// Writes a finished run: `config.json`, `metrics.csv`, then `summary.json`
+/// last, each atomically, so the run reads as complete only once all are there.
+pub fn write_run(out: &Path, run_id: &str, config: &impl Serialize, metrics_csv: &str, summary: &impl Serialize) -> Result<(), IoError> {
+    let dir = run_dir(out, run_id);
+    write_json(&dir.join("config.json"), config)?;
+    crate::io::write_atomic(&dir.join("metrics.csv"), metrics_csv.as_bytes())?;
+    write_json(&dir.join("summary.json"), summary)
+}
+
+/// The summaries of `run_ids`, in order.
+pub fn read_summaries<T: serde::de::DeserializeOwned>(out: &Path, run_ids: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Vec<T>, IoError> {
+    run_ids.into_iter().map(|id| crate::io::read_json(&run_summary_path(out, id.as_ref()))).collect()
+}
+
 /// Whether a run is complete: its summary exists and is valid JSON. (Atomic
 /// writes make a torn summary impossible; the parse guards against a file
 /// from elsewhere.)

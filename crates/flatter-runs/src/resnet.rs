@@ -16,8 +16,9 @@ use std::path::Path;
 use flatter_theory::fit::{BetaStarFit, fit_beta_star, power_law_fit};
 use serde::{Deserialize, Serialize};
 
-use crate::io::{IoError, read_toml};
 use crate::scale::Scale;
+pub use crate::config::ConfigError;
+use crate::config::{ExperimentFile, Invalid, ScaleTable};
 pub use crate::claims::{Criterion, FigureRef};
 use crate::plan::Job;
 
@@ -141,48 +142,16 @@ pub struct ResnetExperiment {
     pub paper: ResnetScale,
 }
 
-/// A config value out of range; names the file, scale and field.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// Reading or parsing failed.
-    #[error(transparent)]
-    Io(#[from] IoError),
-    /// A field is out of range.
-    #[error("{path}: [{scale}] {field}: {message}")]
-    Invalid {
-        /// The config file.
-        path: String,
-        /// The scale table.
-        scale: Scale,
-        /// The field.
-        field: &'static str,
-        /// What was expected.
-        message: String,
-    },
-}
 
 impl ResnetExperiment {
     /// Reads and validates the experiment file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let exp: ResnetExperiment = read_toml(path)?;
-        for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
-            exp.scale(scale).validate().map_err(|(field, message)| ConfigError::Invalid {
-                path: path.display().to_string(),
-                scale,
-                field,
-                message,
-            })?;
-        }
-        Ok(exp)
+        crate::config::load(path)
     }
 
     /// The table of one scale.
     pub fn scale(&self, scale: Scale) -> &ResnetScale {
-        match scale {
-            Scale::Smoke => &self.smoke,
-            Scale::Cpu => &self.cpu,
-            Scale::Paper => &self.paper,
-        }
+        self.table(scale)
     }
 
     /// The notes of one scale.
@@ -698,5 +667,18 @@ mod tests {
         for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
             exp.scale(scale).validate().unwrap();
         }
+    }
+}
+
+impl ExperimentFile for ResnetExperiment {
+    type Table = ResnetScale;
+    fn tables(&self) -> [&ResnetScale; 3] {
+        [&self.smoke, &self.cpu, &self.paper]
+    }
+}
+
+impl ScaleTable for ResnetScale {
+    fn validate(&self) -> Result<(), Invalid> {
+        ResnetScale::validate(self)
     }
 }

@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::claims::Criterion;
 use crate::claims::FigureRef;
-use crate::io::{IoError, read_toml};
 use crate::plan::Job;
 use crate::scale::Scale;
+pub use crate::config::ConfigError;
+use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
 
 /// The loss normalisation: L = (1/2n) Σ (f − y)², so κ = 1 (PAPER.md §5.3).
 pub const KAPPA: f64 = 1.0;
@@ -116,56 +117,19 @@ pub struct UvExperiment {
     pub paper: UvScale,
 }
 
-/// A config value out of range; names the file, scale and field.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// Reading or parsing failed.
-    #[error(transparent)]
-    Io(#[from] IoError),
-    /// A field is out of range.
-    #[error("{path}: [{scale}] {field}: {message}")]
-    Invalid {
-        /// The config file.
-        path: String,
-        /// The scale table.
-        scale: Scale,
-        /// The field.
-        field: &'static str,
-        /// What was expected.
-        message: String,
-    },
-}
 
 impl UvExperiment {
     /// Reads and validates the experiment file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let exp: UvExperiment = read_toml(path)?;
-        for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
-            exp.scale(scale).validate().map_err(|(field, message)| ConfigError::Invalid {
-                path: path.display().to_string(),
-                scale,
-                field,
-                message,
-            })?;
-        }
-        Ok(exp)
+        crate::config::load(path)
     }
 
     /// The table of one scale.
     pub fn scale(&self, scale: Scale) -> &UvScale {
-        match scale {
-            Scale::Smoke => &self.smoke,
-            Scale::Cpu => &self.cpu,
-            Scale::Paper => &self.paper,
-        }
+        self.table(scale)
     }
 }
 
-type Invalid = (&'static str, String);
-
-fn require(ok: bool, field: &'static str, message: impl Into<String>) -> Result<(), Invalid> {
-    if ok { Ok(()) } else { Err((field, message.into())) }
-}
 
 fn all_finite(xs: &[f64]) -> bool {
     xs.iter().all(|x| x.is_finite())
@@ -720,5 +684,18 @@ mod tests {
         let summary = fit_run(&s, run, &UvTrace { steps, norm2 }, 1.0);
         assert!(summary.fit.is_none());
         assert!(summary.error.unwrap().to_lowercase().contains("diverge"));
+    }
+}
+
+impl ExperimentFile for UvExperiment {
+    type Table = UvScale;
+    fn tables(&self) -> [&UvScale; 3] {
+        [&self.smoke, &self.cpu, &self.paper]
+    }
+}
+
+impl ScaleTable for UvScale {
+    fn validate(&self) -> Result<(), Invalid> {
+        UvScale::validate(self)
     }
 }

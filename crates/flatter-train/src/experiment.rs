@@ -83,6 +83,12 @@ impl Progress {
         Progress { bars, jobs: bar }
     }
 
+    /// Marks a job done (its files are all written): advances the bar and calls [`job_written`].
+    pub fn job_done(&self) {
+        self.jobs.inc(1);
+        job_written();
+    }
+
     /// A bar of `len` steps for one job.
     pub fn job_bar(&self, name: &str, len: u64) -> ProgressBar {
         let bar = self.bars.add(ProgressBar::new(len));

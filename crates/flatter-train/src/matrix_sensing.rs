@@ -14,14 +14,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use flatter_device::BackendKind;
 use flatter_models::matrix_sensing::{stacked_hessian_trace, stacked_measurements, stacked_test_error};
 use flatter_runs::Scale;
-use flatter_runs::io::{read_json, write_atomic, write_json};
+use flatter_runs::io::write_json;
 use flatter_runs::matrix_sensing::{MsExperiment, MsRun, MsRunSummary, MsScale, MsSummary, MsTrace, RunKind, analyse, summarise_run};
 use flatter_runs::matrix_sensing_figures::write_figures;
-use flatter_runs::plan::{Job, all_complete, prepare_out, run_dir, run_summary_path, select, validate_jobs};
+use flatter_runs::plan::{Job, all_complete, prepare_out, read_summaries, run_dir, select, validate_jobs, write_run};
 use flatter_theory::matrix_sensing::{Factors, MsProblem};
 use indicatif::ProgressBar;
 
-use crate::experiment::{Options, Outcome, Progress, cpu_workers, for_each_parallel, job_written, partial};
+use crate::experiment::{Options, Outcome, Progress, cpu_workers, for_each_parallel, partial};
 use crate::stacked::{self, EngineConfig, Row, StackedModel};
 
 fn tensor<const D: usize>(values: &[f64], shape: [usize; D], device: &Device) -> Tensor<D> {
@@ -139,13 +139,9 @@ pub fn run(scale_name: Scale, exp: &MsExperiment, backend: BackendKind, out: &Pa
             let share = t0.elapsed().as_secs_f64() / runs.len() as f64;
             bar.finish_and_clear();
             for (run, trace) in runs.iter().zip(&traces) {
-                let dir = run_dir(out, &run.id);
-                write_json(&dir.join("config.json"), run)?;
-                write_atomic(&dir.join("metrics.csv"), trace.to_csv().as_bytes())?;
-                write_json(&dir.join("summary.json"), &summarise_run(scale, run, t_star, trace, share))?;
+                write_run(out, &run.id, run, &trace.to_csv(), &summarise_run(scale, run, t_star, trace, share))?;
             }
-            progress.jobs.inc(1);
-            job_written();
+            progress.job_done();
             Ok(())
         })?;
         progress.jobs.finish_and_clear();
@@ -153,10 +149,7 @@ pub fn run(scale_name: Scale, exp: &MsExperiment, backend: BackendKind, out: &Pa
     if !all_complete(&jobs, out) {
         return Ok(partial(&jobs, out));
     }
-    let results = all_runs
-        .iter()
-        .map(|r| read_json::<MsRunSummary>(&run_summary_path(out, &r.id)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let results: Vec<MsRunSummary> = read_summaries(out, all_runs.iter().map(|r| &r.id))?;
     let mut summary = analyse(scale_name, scale, &exp.choices, &results, backend.name());
     let load = |run: &MsRun| {
         std::fs::read_to_string(run_dir(out, &run.id).join("metrics.csv")).ok().and_then(|t| MsTrace::from_csv(&t).ok())

@@ -40,13 +40,13 @@ use flatter_runs::io::{read_json, write_atomic, write_json};
 use flatter_runs::mlp::{
     CleanLoss, EpochPoint, MlpExperiment, MlpRun, MlpRunSummary, MlpScale, MlpSummary, Nonlinearity, ValleySummary, analyse,
 };
-use flatter_runs::plan::{all_complete, prepare_out, run_dir, run_summary_path, select, validate_jobs};
+use flatter_runs::plan::{all_complete, prepare_out, read_summaries, run_dir, select, validate_jobs};
 use flatter_runs::mlp_figures::write_figures;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::batcher::{ImageBatcher, epoch_order, label_tensor, minibatches};
-use crate::experiment::{Options, Outcome, Progress, cpu_workers, for_each_parallel, job_written, partial};
+use crate::experiment::{Options, Outcome, Progress, cpu_workers, for_each_parallel, partial};
 
 /// The experiment's name, as in paths and summaries.
 pub const EXPERIMENT: &str = "mlp-fashion";
@@ -373,8 +373,7 @@ pub fn run_with_data(
                 write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
                 // Written last and atomically: its presence means the run is complete.
                 write_json(&dir.join("summary.json"), &summary)?;
-                progress.jobs.inc(1);
-                job_written();
+                progress.job_done();
                 Ok(())
             })?;
             progress.jobs.finish_and_clear();
@@ -383,7 +382,7 @@ pub fn run_with_data(
     if !all_complete(&jobs, out) {
         return Ok(partial(&jobs, out));
     }
-    let results = runs.iter().map(|r| read_json::<MlpRunSummary>(&run_summary_path(out, &r.id))).collect::<Result<Vec<_>, _>>()?;
+    let results: Vec<MlpRunSummary> = read_summaries(out, runs.iter().map(|r| &r.id))?;
     let traces: Vec<(MlpRun, Vec<EpochPoint>)> = runs
         .iter()
         .map(|r| {

@@ -41,7 +41,7 @@ use flatter_models::resnet::{NormKind, ResNet, ResNetConfig};
 use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use flatter_runs::Scale;
 use flatter_runs::io::{read_json, write_atomic, write_json};
-use flatter_runs::plan::{all_complete, prepare_out, run_dir, run_summary_path, select, validate_jobs};
+use flatter_runs::plan::{all_complete, prepare_out, read_summaries, run_dir, select, validate_jobs};
 use flatter_runs::resnet::{
     Checkpoint, DatasetChoice, NormChoice, Phase1Summary, ResnetExperiment, ResnetRun, ResnetRunSummary, ResnetScale,
     ResnetSummary, beta_stars, criteria, dataset_label, gap_notes, slope_fit,
@@ -49,7 +49,7 @@ use flatter_runs::resnet::{
 use flatter_runs::resnet_figures::write_figures;
 use indicatif::{ProgressBar, ProgressDrawTarget};
 
-use crate::experiment::{Options, Outcome, Progress, job_written, partial};
+use crate::experiment::{Options, Outcome, Progress, partial};
 use rand::SeedableRng as _;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom as _;
@@ -556,8 +556,7 @@ pub fn run(
             for &i in &selection.todo {
                 let run = runs.iter().find(|r| r.id == jobs[i].id).expect("a job per run");
                 train_run(&mut ctx, out, run, p1.test_accuracy)?;
-                progress.jobs.inc(1);
-                job_written();
+                progress.job_done();
             }
             progress.jobs.finish_and_clear();
         }
@@ -566,7 +565,7 @@ pub fn run(
         return Ok(partial(&jobs, out));
     }
     let phase1: Phase1Summary = read_json(&out.join("setup").join("phase1.json")).context("phase 1 must be on disk once every run is")?;
-    let runs = scale.runs().iter().map(|r| read_json(&run_summary_path(out, &r.id))).collect::<Result<Vec<ResnetRunSummary>, _>>()?;
+    let runs: Vec<ResnetRunSummary> = read_summaries(out, scale.runs().iter().map(|r| &r.id))?;
     let summary = analyse(scale_name, exp, &data, &phase1, runs, backend);
     let mut summary = summary;
     summary.figures = write_figures(&summary, out).context("writing the ResNet figures")?;

@@ -20,13 +20,13 @@ use anyhow::Context as _;
 use flatter_device::BackendKind;
 use flatter_models::uv::Activation as ModelActivation;
 use flatter_runs::Scale;
-use flatter_runs::io::{read_json, write_atomic, write_json};
-use flatter_runs::plan::{Job, all_complete, prepare_out, run_dir, run_summary_path, select, validate_jobs};
+use flatter_runs::io::write_json;
+use flatter_runs::plan::{Job, all_complete, prepare_out, read_summaries, select, validate_jobs, write_run};
 use flatter_runs::uv::{Activation, UvExperiment, UvRun, UvRunSummary, UvScale, UvSummary, UvTrace, analyse, fit_run};
 use flatter_runs::uv_figures::write_figures;
 use indicatif::ProgressBar;
 
-use crate::experiment::{Options, Outcome, Progress, cpu_workers, for_each_parallel, job_written, partial};
+use crate::experiment::{Options, Outcome, Progress, cpu_workers, for_each_parallel, partial};
 use crate::stacked::Row;
 use crate::uv_sweep::{UvProblem, run_stacked};
 
@@ -95,14 +95,9 @@ pub fn run(
             let share = start.elapsed().as_secs_f64() / trained.len() as f64;
             bar.finish_and_clear();
             for (run, trace) in &trained {
-                let dir = run_dir(out, &run.id);
-                write_json(&dir.join("config.json"), run)?;
-                write_atomic(&dir.join("metrics.csv"), metrics_csv(trace).as_bytes())?;
-                // Last: its presence marks the run complete.
-                write_json(&dir.join("summary.json"), &fit_run(scale, run, trace, share))?;
+                write_run(out, &run.id, run, &metrics_csv(trace), &fit_run(scale, run, trace, share))?;
             }
-            progress.jobs.inc(1);
-            job_written();
+            progress.job_done();
             Ok(())
         })?;
         progress.jobs.finish_and_clear();
@@ -110,11 +105,7 @@ pub fn run(
     if !all_complete(&jobs, out) {
         return Ok(partial(&jobs, out));
     }
-    let results = scale
-        .runs()
-        .iter()
-        .map(|r| read_json::<UvRunSummary>(&run_summary_path(out, &r.id)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let results: Vec<UvRunSummary> = read_summaries(out, scale.runs().iter().map(|r| &r.id))?;
     let mut summary = analyse(scale_name, scale, &exp.choices, &results, backend.name());
     summary.figures = write_figures(&summary, out).context("writing the UV figures")?;
     write_json(&out.join("summary.json"), &summary)?;
