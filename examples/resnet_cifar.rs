@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("the run did not complete");
     };
     let run = &summary.runs[0];
-    println!("{} on {backend}", summary.dataset);
+    println!("{} on {backend}", summary.header.dataset);
     println!(
         "phase 1: {} epochs, train acc {:.1}%, test acc {:.2}%",
         summary.phase1.epochs,

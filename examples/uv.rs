@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = flatter::train::uv::run(args.scale, &exp, backend, &args.out, opts)?
         .complete()
         .expect("an unsharded run completes every run");
-    println!("{} runs, {} fitted, {:.1} s on {backend}; C* = {:.4}", summary.runs, summary.runs_fitted, summary.wall_seconds, summary.c_star);
+    println!("{} runs, {} fitted, {:.1} s on {backend}; C* = {:.4}", summary.runs, summary.runs_fitted, summary.header.wall_seconds, summary.c_star);
     print!("{}", flatter::train::uv::criteria_table(&summary));
     println!("figures and per-run results in {}", args.out.display());
     Ok(())

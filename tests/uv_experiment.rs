@@ -55,7 +55,7 @@ fn the_smoke_scale_writes_every_run_the_summary_and_the_figures_deterministicall
     assert_eq!(summary.runs, scale.runs().len());
     assert!(summary.runs_fitted > 0);
     let on_disk: UvSummary = read_json(&a.join("summary.json")).unwrap();
-    assert_eq!(on_disk.criteria, summary.criteria);
+    assert_eq!(on_disk.header.criteria, summary.header.criteria);
     for run in scale.runs() {
         let dir = a.join("runs").join(&run.id);
         let result: UvRunSummary = read_json(&dir.join("summary.json")).unwrap();

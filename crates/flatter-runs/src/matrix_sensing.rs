@@ -21,9 +21,9 @@ use flatter_theory::timescales::c_bound_matrix_sensing;
 use serde::{Deserialize, Serialize};
 
 pub use crate::claims::Criterion;
-use crate::claims::FigureRef;
 use crate::plan::Job;
 use crate::scale::Scale;
+use crate::claims::SummaryHeader;
 pub use crate::config::ConfigError;
 use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
 
@@ -453,24 +453,9 @@ fn speed_curve(lr: f64, data_seed: Option<u64>, grid: &[f64], times: &[Option<f6
 /// The experiment's summary (its header keys are what the report reads).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MsSummary {
-    /// "matrix-sensing".
-    pub experiment: String,
-    /// The scale.
-    pub scale: Scale,
-    /// The data.
-    pub dataset: String,
-    /// The checkable claims.
-    pub criteria: Vec<Criterion>,
-    /// Figures, relative to the results directory.
-    pub figures: Vec<FigureRef>,
-    /// Our choices.
-    pub choices: Vec<String>,
-    /// Remarks.
-    pub notes: Vec<String>,
-    /// Training time summed over jobs, seconds.
-    pub wall_seconds: f64,
-    /// The backend.
-    pub backend: String,
+    /// The keys every experiment summary has, flattened into the JSON (see [`SummaryHeader`]).
+    #[serde(flatten)]
+    pub header: SummaryHeader,
     /// The resolved config.
     pub config: MsScale,
     /// The eq. (135) bound on C.
@@ -598,22 +583,24 @@ pub fn analyse(scale_name: Scale, scale: &MsScale, choices: &[String], results: 
         notes.push("No epoch-wise double-descent peak above the threshold at this scale; the test-error figure shows the curves.".into());
     }
     MsSummary {
-        experiment: "matrix-sensing".into(),
-        scale: scale_name,
-        dataset: format!(
-            "synthetic: d = {}, rank {}, n = {} Gaussian measurements, {} data seeds, ε = {}",
-            scale.d,
-            scale.r,
-            scale.n,
-            scale.data_seeds.len(),
-            scale.eps
-        ),
-        criteria,
-        figures: Vec::new(),
-        choices: choices.to_vec(),
-        notes,
-        wall_seconds: results.iter().map(|r| r.train_seconds).sum(),
-        backend: backend.into(),
+        header: SummaryHeader {
+            experiment: "matrix-sensing".into(),
+            scale: scale_name,
+            dataset: format!(
+                "synthetic: d = {}, rank {}, n = {} Gaussian measurements, {} data seeds, ε = {}",
+                scale.d,
+                scale.r,
+                scale.n,
+                scale.data_seeds.len(),
+                scale.eps
+            ),
+            criteria,
+            figures: Vec::new(),
+            choices: choices.to_vec(),
+            notes,
+            wall_seconds: results.iter().map(|r| r.train_seconds).sum(),
+            backend: backend.into(),
+        },
         config: scale.clone(),
         c_bound,
         curves,

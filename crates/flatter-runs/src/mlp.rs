@@ -14,9 +14,9 @@ use std::path::Path;
 use flatter_theory::fit::{fit_beta_star, linear_fit};
 use serde::{Deserialize, Serialize};
 
-use crate::claims::FigureRef;
 use crate::plan::Job;
 use crate::scale::Scale;
+use crate::claims::SummaryHeader;
 pub use crate::config::ConfigError;
 use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
 use crate::uv::Criterion;
@@ -390,12 +390,9 @@ pub struct ValleySummary {
 /// The experiment summary, `summary.json`, written last.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MlpSummary {
-    /// "mlp-fashion".
-    pub experiment: String,
-    /// The scale name.
-    pub scale: Scale,
-    /// Which data, in words.
-    pub dataset: String,
+    /// The keys every experiment summary has, flattened into the JSON (see [`SummaryHeader`]).
+    #[serde(flatten)]
+    pub header: SummaryHeader,
     /// The resolved scale.
     pub config: MlpScale,
     /// The valley phase (None when its record is not in the directory, e.g. merged shards).
@@ -408,18 +405,6 @@ pub struct MlpSummary {
     pub slope: Option<SlopeFit>,
     /// Why there is no slope, if there is none.
     pub slope_error: Option<String>,
-    /// PAPER.md §9 row 15.
-    pub criteria: Vec<Criterion>,
-    /// The figures, relative to the results directory.
-    pub figures: Vec<FigureRef>,
-    /// Every value we chose where the paper gives none.
-    pub choices: Vec<String>,
-    /// Gaps and honest remarks.
-    pub notes: Vec<String>,
-    /// Wall time: the valley's plus every run's own, seconds (adds up over shards and resumes).
-    pub wall_seconds: f64,
-    /// The backend that ran it.
-    pub backend: String,
 }
 
 /// Fits β*(η) for every η and the slope, and checks PAPER.md §9 row 15.

@@ -17,6 +17,7 @@ use flatter_theory::fit::{BetaStarFit, fit_beta_star, power_law_fit};
 use serde::{Deserialize, Serialize};
 
 use crate::scale::Scale;
+use crate::claims::SummaryHeader;
 pub use crate::config::ConfigError;
 use crate::config::{ExperimentFile, Invalid, ScaleTable};
 pub use crate::claims::{Criterion, FigureRef};
@@ -344,24 +345,9 @@ pub struct BetaStarAtLr {
 /// The experiment summary `summary.json`, written last.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResnetSummary {
-    /// "resnet-cifar".
-    pub experiment: String,
-    /// The scale.
-    pub scale: Scale,
-    /// Which data, said plainly, with the subset sizes.
-    pub dataset: String,
-    /// The §9 criteria rows 11–14.
-    pub criteria: Vec<Criterion>,
-    /// The figures.
-    pub figures: Vec<FigureRef>,
-    /// Every value chosen where the paper gives none.
-    pub choices: Vec<String>,
-    /// Every gap between this run and Fig. 2, stated plainly.
-    pub notes: Vec<String>,
-    /// Wall time of the training: phase 1 plus every run, summed over shards and resumes.
-    pub wall_seconds: f64,
-    /// The backend.
-    pub backend: String,
+    /// The keys every experiment summary has, flattened into the JSON (see [`SummaryHeader`]).
+    #[serde(flatten)]
+    pub header: SummaryHeader,
     /// The resolved config.
     pub config: ResnetScale,
     /// Phase 1.

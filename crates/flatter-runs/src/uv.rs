@@ -17,9 +17,9 @@ use flatter_theory::timescales::{c_star, drift_rate, exponent_a, tau1, tau2};
 use serde::{Deserialize, Serialize};
 
 pub use crate::claims::Criterion;
-use crate::claims::FigureRef;
 use crate::plan::Job;
 use crate::scale::Scale;
+use crate::claims::SummaryHeader;
 pub use crate::config::ConfigError;
 use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
 
@@ -372,18 +372,9 @@ pub struct ExponentFit {
 /// The aggregate result of a UV sweep: `results/uv/summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UvSummary {
-    /// "uv".
-    pub experiment: String,
-    /// The scale it ran at.
-    pub scale: Scale,
-    /// What data it used.
-    pub dataset: String,
-    /// Its figures, relative to the results directory.
-    pub figures: Vec<FigureRef>,
-    /// Our choices where the paper gives none (from the experiment file).
-    pub choices: Vec<String>,
-    /// Remarks the report must show.
-    pub notes: Vec<String>,
+    /// The keys every experiment summary has, flattened into the JSON (see [`SummaryHeader`]).
+    #[serde(flatten)]
+    pub header: SummaryHeader,
     /// The resolved scale config.
     pub config: UvScale,
     /// σ_x² of the drawn data.
@@ -404,12 +395,6 @@ pub struct UvSummary {
     pub c_fit: BTreeMap<String, Option<f64>>,
     /// Measured/predicted drift rate at the smallest η, per checked γ (linear model).
     pub drift_ratio: Vec<(f64, Option<f64>)>,
-    /// The checkable claims.
-    pub criteria: Vec<Criterion>,
-    /// Training time, seconds: the sum over jobs, so over shards and resumes too.
-    pub wall_seconds: f64,
-    /// The backend that ran it.
-    pub backend: String,
 }
 
 fn geometric_mean(xs: &[f64]) -> f64 {
@@ -501,12 +486,17 @@ pub fn analyse(scale_name: Scale, scale: &UvScale, choices: &[String], results: 
         notes.push("At least one criterion does not hold at this scale; see the table.".to_string());
     }
     UvSummary {
-        experiment: "uv".to_string(),
-        scale: scale_name,
-        dataset: format!("synthetic: x ~ N(0, 1), n = {}, zero teacher, Gaussian label noise ε = {}", scale.n, scale.eps),
-        figures: Vec::new(),
-        choices: choices.to_vec(),
-        notes,
+        header: SummaryHeader {
+            experiment: "uv".to_string(),
+            scale: scale_name,
+            dataset: format!("synthetic: x ~ N(0, 1), n = {}, zero teacher, Gaussian label noise ε = {}", scale.n, scale.eps),
+            criteria,
+            figures: Vec::new(),
+            choices: choices.to_vec(),
+            notes,
+            wall_seconds,
+            backend: backend.to_string(),
+        },
         config: scale.clone(),
         sigma_x2,
         c_star,
@@ -517,9 +507,6 @@ pub fn analyse(scale_name: Scale, scale: &UvScale, choices: &[String], results: 
         argmin_gamma,
         c_fit,
         drift_ratio,
-        criteria,
-        wall_seconds,
-        backend: backend.to_string(),
     }
 }
 
@@ -670,7 +657,7 @@ mod tests {
             let a = e.a.expect("fitted");
             assert!((a - e.a_theory).abs() < 0.02, "γ {}: a {a} vs {}", e.gamma, e.a_theory);
         }
-        let c4: Vec<_> = summary.criteria.iter().filter(|c| c.id == "C4").collect();
+        let c4: Vec<_> = summary.header.criteria.iter().filter(|c| c.id == "C4").collect();
         assert_eq!(c4.len(), 3);
         assert!(c4.iter().all(|c| c.holds == Some(true)));
     }

@@ -154,12 +154,12 @@ pub fn run(scale_name: Scale, exp: &MsExperiment, backend: BackendKind, out: &Pa
     let load = |run: &MsRun| {
         std::fs::read_to_string(run_dir(out, &run.id).join("metrics.csv")).ok().and_then(|t| MsTrace::from_csv(&t).ok())
     };
-    summary.figures = write_figures(&summary, &all_runs, out, load).context("writing the matrix-sensing figures")?;
+    summary.header.figures = write_figures(&summary, &all_runs, out, load).context("writing the matrix-sensing figures")?;
     write_json(&out.join("summary.json"), &summary)?;
     Ok(Outcome::Complete(summary))
 }
 
 /// The criteria as a plain-text table.
 pub fn criteria_table(summary: &MsSummary) -> String {
-    crate::uv::table(&summary.criteria)
+    crate::uv::table(&summary.header.criteria)
 }

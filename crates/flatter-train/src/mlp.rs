@@ -36,6 +36,7 @@ use flatter_models::uv::Activation;
 use flatter_optim::rng::{RandomStream, Streams};
 use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use flatter_runs::Scale;
+use flatter_runs::claims::SummaryHeader;
 use flatter_runs::io::{read_json, write_atomic, write_json};
 use flatter_runs::mlp::{
     CleanLoss, EpochPoint, MlpExperiment, MlpRun, MlpRunSummary, MlpScale, MlpSummary, Nonlinearity, ValleySummary, analyse,
@@ -401,23 +402,25 @@ pub fn run_with_data(
     }
     let wall_seconds = valley_summary.as_ref().map_or(0.0, |v| v.wall_seconds) + results.iter().map(|r| r.wall_seconds).sum::<f64>();
     let mut summary = MlpSummary {
-        experiment: EXPERIMENT.to_string(),
-        scale: scale_name,
-        dataset: dataset_description(scale),
+        header: SummaryHeader {
+            experiment: EXPERIMENT.to_string(),
+            scale: scale_name,
+            dataset: dataset_description(scale),
+            criteria,
+            figures: Vec::new(),
+            choices: exp.choices.clone(),
+            notes,
+            wall_seconds,
+            backend: backend.name().to_string(),
+        },
         config: scale.clone(),
         valley: valley_summary,
         runs: results,
         beta_star,
         slope,
         slope_error,
-        criteria,
-        figures: Vec::new(),
-        choices: exp.choices.clone(),
-        notes,
-        wall_seconds,
-        backend: backend.name().to_string(),
     };
-    summary.figures = write_figures(&summary, &traces, out).context("writing the MLP figures")?;
+    summary.header.figures = write_figures(&summary, &traces, out).context("writing the MLP figures")?;
     write_json(&out.join("summary.json"), &summary)?;
     Ok(Outcome::Complete(summary))
 }
@@ -450,6 +453,6 @@ pub fn report(summary: &MlpSummary) -> String {
         )
         .unwrap();
     }
-    s.push_str(&crate::uv::table(&summary.criteria));
+    s.push_str(&crate::uv::table(&summary.header.criteria));
     s
 }

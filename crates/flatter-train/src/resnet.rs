@@ -40,6 +40,7 @@ use flatter_device::BackendKind;
 use flatter_models::resnet::{NormKind, ResNet, ResNetConfig};
 use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use flatter_runs::Scale;
+use flatter_runs::claims::SummaryHeader;
 use flatter_runs::io::{read_json, write_atomic, write_json};
 use flatter_runs::plan::{all_complete, prepare_out, read_summaries, run_dir, select, validate_jobs};
 use flatter_runs::resnet::{
@@ -568,7 +569,7 @@ pub fn run(
     let runs: Vec<ResnetRunSummary> = read_summaries(out, scale.runs().iter().map(|r| &r.id))?;
     let summary = analyse(scale_name, exp, &data, &phase1, runs, backend);
     let mut summary = summary;
-    summary.figures = write_figures(&summary, out).context("writing the ResNet figures")?;
+    summary.header.figures = write_figures(&summary, out).context("writing the ResNet figures")?;
     write_json(&out.join("summary.json"), &summary)?;
     Ok(Outcome::Complete(summary))
 }
@@ -589,15 +590,17 @@ pub fn analyse(
     let mut notes = exp.notes(scale_name);
     notes.extend(gap_notes(scale, phase1, &stars, &slope, &runs, data.test.n));
     ResnetSummary {
-        experiment: "resnet-cifar".into(),
-        scale: scale_name,
-        dataset: data.label(),
-        criteria,
-        figures: vec![],
-        choices: exp.choices.clone(),
-        notes,
-        wall_seconds: phase1.wall_seconds + runs.iter().map(|r| r.wall_seconds).sum::<f64>(),
-        backend: backend.name().into(),
+        header: SummaryHeader {
+            experiment: "resnet-cifar".into(),
+            scale: scale_name,
+            dataset: data.label(),
+            criteria,
+            figures: vec![],
+            choices: exp.choices.clone(),
+            notes,
+            wall_seconds: phase1.wall_seconds + runs.iter().map(|r| r.wall_seconds).sum::<f64>(),
+            backend: backend.name().into(),
+        },
         config: scale.clone(),
         phase1: phase1.clone(),
         beta_star: stars,
@@ -612,7 +615,7 @@ pub fn analyse(
 pub fn criteria_table(summary: &ResnetSummary) -> String {
     let mut s = String::new();
     writeln!(s, "{:<4} {:<70} {:>10} {:>8} {:<26} holds", "id", "quantity", "measured", "± se", "tolerance").unwrap();
-    for c in &summary.criteria {
+    for c in &summary.header.criteria {
         let fmt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}"));
         let holds = match c.holds {
             Some(true) => "yes",

@@ -107,14 +107,14 @@ pub fn run(
     }
     let results: Vec<UvRunSummary> = read_summaries(out, scale.runs().iter().map(|r| &r.id))?;
     let mut summary = analyse(scale_name, scale, &exp.choices, &results, backend.name());
-    summary.figures = write_figures(&summary, out).context("writing the UV figures")?;
+    summary.header.figures = write_figures(&summary, out).context("writing the UV figures")?;
     write_json(&out.join("summary.json"), &summary)?;
     Ok(Outcome::Complete(summary))
 }
 
 /// The criteria as a plain-text table.
 pub fn criteria_table(summary: &UvSummary) -> String {
-    table(&summary.criteria)
+    table(&summary.header.criteria)
 }
 
 /// Criteria as a plain-text table.

@@ -49,13 +49,13 @@ fn the_smoke_scale_runs_end_to_end_deterministically() {
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let summary = run(&a);
     let on_disk: MsSummary = read_json(&a.join("summary.json")).unwrap();
-    assert_eq!(on_disk.criteria, summary.criteria);
-    let ids: Vec<&str> = summary.criteria.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(on_disk.header.criteria, summary.header.criteria);
+    let ids: Vec<&str> = summary.header.criteria.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["C9", "C9", "C10"]);
-    for f in &summary.figures {
+    for f in &summary.header.figures {
         assert!(std::fs::metadata(a.join(&f.file)).map(|m| m.len() > 1000).unwrap_or(false), "{}", f.file);
     }
-    assert_eq!(summary.figures.len(), 4);
+    assert_eq!(summary.header.figures.len(), 4);
     run(&b);
     for r in exp.scale(Scale::Smoke).runs() {
         let read = |root: &Path| std::fs::read_to_string(root.join("runs").join(&r.id).join("metrics.csv")).unwrap();

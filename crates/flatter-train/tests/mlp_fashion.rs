@@ -97,18 +97,18 @@ fn smoke_scale_end_to_end_resume_and_shards() {
         }
     }
     assert_eq!(summary.beta_star.len(), scale.lrs.len());
-    assert_eq!(summary.criteria[0].id, "C15");
+    assert_eq!(summary.header.criteria[0].id, "C15");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
     for key in ["experiment", "scale", "dataset", "criteria", "figures", "choices", "notes", "wall_seconds", "backend"] {
         assert!(json.get(key).is_some(), "summary.json lacks {key}");
     }
     assert_eq!(json["experiment"], "mlp-fashion");
-    assert!(!summary.choices.is_empty());
-    for fig in &summary.figures {
+    assert!(!summary.header.choices.is_empty());
+    for fig in &summary.header.figures {
         assert!(out.path().join(&fig.file).is_file(), "{}", fig.file);
         assert!(out.path().join(&fig.file).with_extension("svg").is_file());
     }
-    assert!(summary.figures.len() >= 2);
+    assert!(summary.header.figures.len() >= 2);
 
     // A rerun resumes: complete runs are read back, not retrained.
     let one: PathBuf = out.path().join("runs").join(&scale.runs()[0].id).join("summary.json");

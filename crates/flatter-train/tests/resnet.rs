@@ -75,12 +75,12 @@ fn bits(xs: &[f64]) -> Vec<u64> {
 fn smoke_runs_all_three_phases_and_resumes_bit_identically() {
     let straight = tmp("straight");
     let summary = smoke(&straight, None).unwrap();
-    assert_eq!(summary.experiment, "resnet-cifar");
-    let ids: Vec<&str> = summary.criteria.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(summary.header.experiment, "resnet-cifar");
+    let ids: Vec<&str> = summary.header.criteria.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["C11", "C12", "C13", "C14"]);
     assert_eq!(summary.runs.len(), experiment().smoke.runs().len());
-    assert!(summary.dataset.contains("CIFAR-10") || summary.dataset.contains("Fashion-MNIST"), "{}", summary.dataset);
-    for fig in &summary.figures {
+    assert!(summary.header.dataset.contains("CIFAR-10") || summary.header.dataset.contains("Fashion-MNIST"), "{}", summary.header.dataset);
+    for fig in &summary.header.figures {
         assert!(straight.join(&fig.file).exists(), "{}", fig.file);
     }
     assert!(straight.join("summary.json").exists());

@@ -190,7 +190,7 @@ fn run_one_with_data(
                         "uv [{scale}] on {backend}: {} runs ({} fitted), {:.1} s of training -> {}\n{}",
                         s.runs,
                         s.runs_fitted,
-                        s.wall_seconds,
+                        s.header.wall_seconds,
                         out.display(),
                         flatter_train::uv::criteria_table(&s)
                     )),
@@ -207,7 +207,7 @@ fn run_one_with_data(
                     s.c_opt.map_or("-".into(), |c| format!("{c:.4}")),
                     s.c_bound,
                     s.diverged,
-                    s.wall_seconds,
+                    s.header.wall_seconds,
                     out.display(),
                     flatter_train::matrix_sensing::criteria_table(&s)
                 )),
@@ -221,7 +221,7 @@ fn run_one_with_data(
                     "mlp-fashion [{scale}] on {backend}: {} runs, valley in {} GD steps, {:.1} s of training -> {}\n{}",
                     s.runs.len(),
                     s.valley.as_ref().map_or("?".into(), |v| v.epochs.to_string()),
-                    s.wall_seconds,
+                    s.header.wall_seconds,
                     out.display(),
                     flatter_train::mlp::report(&s)
                 )),
@@ -234,12 +234,12 @@ fn run_one_with_data(
             match flatter_train::resnet::run(scale, &e, backend, out, opts, &extra)? {
                 Outcome::Complete(s) => Ok(format!(
                     "resnet-cifar [{scale}] on {backend}: {}; phase 1 {} epochs (100% train accuracy: {}), {} runs, slope {}, {:.1} s of training -> {}\n{}",
-                    s.dataset,
+                    s.header.dataset,
                     s.phase1.epochs,
                     s.phase1.reached_full_accuracy,
                     s.runs.len(),
                     s.slope.map_or("-".into(), |x| format!("{x:.3} ± {:.3}", s.slope_stderr.unwrap_or(f64::NAN))),
-                    s.wall_seconds,
+                    s.header.wall_seconds,
                     out.display(),
                     flatter_train::resnet::criteria_table(&s)
                 )),
