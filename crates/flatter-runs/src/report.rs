@@ -53,25 +53,17 @@ pub const PAPER_CLAIMS: [PaperClaim; 15] = [
 /// The experiments, in report order, with their results directory names.
 pub const EXPERIMENTS: [&str; 4] = ["uv", "matrix-sensing", "mlp-fashion", "resnet-cifar"];
 
-/// One row of `claims.json`.
+/// One row of `claims.json`: a criterion (flattened, so its keys stand at
+/// the top level of the row) and where it was measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClaimRow {
-    /// "C1" … "C15" (a row of PAPER.md §9).
-    pub id: String,
+    /// "C1" … "C15" (a row of PAPER.md §9), the quantity, the paper's value,
+    /// ours (null when qualitative or not run), its uncertainty, the tolerance
+    /// and whether it holds (null when not run or not measurable).
+    #[serde(flatten)]
+    pub criterion: Criterion,
     /// The experiment.
     pub experiment: String,
-    /// The quantity.
-    pub quantity: String,
-    /// The paper's value.
-    pub paper: String,
-    /// Our value; null when qualitative or not run.
-    pub measured: Option<f64>,
-    /// Its uncertainty (standard error), when known.
-    pub uncertainty: Option<f64>,
-    /// The tolerance applied.
-    pub tolerance: String,
-    /// Whether it holds; null when not run or not measurable.
-    pub holds: Option<bool>,
     /// The scale it was measured at ("analytic" for theory, "not run").
     pub scale: String,
     /// The data it was measured on.
@@ -209,28 +201,24 @@ pub fn claim_rows(experiments: &[(String, ExperimentStatus)]) -> Vec<ClaimRow> {
         };
         if found.is_empty() {
             rows.push(ClaimRow {
-                id: p.id.into(),
+                criterion: Criterion {
+                    id: p.id.into(),
+                    quantity: p.quantity.into(),
+                    paper: p.paper.into(),
+                    measured: None,
+                    uncertainty: None,
+                    tolerance: p.tolerance.into(),
+                    holds: None,
+                },
                 experiment: p.experiment.into(),
-                quantity: p.quantity.into(),
-                paper: p.paper.into(),
-                measured: None,
-                uncertainty: None,
-                tolerance: p.tolerance.into(),
-                holds: None,
                 scale: "not run".into(),
                 dataset: "-".into(),
             });
         }
         for (c, header) in found {
             rows.push(ClaimRow {
-                id: p.id.into(),
+                criterion: Criterion { id: p.id.into(), ..c.clone() },
                 experiment: p.experiment.into(),
-                quantity: c.quantity.clone(),
-                paper: c.paper.clone(),
-                measured: c.measured,
-                uncertainty: c.uncertainty,
-                tolerance: c.tolerance.clone(),
-                holds: c.holds,
                 scale: header.map_or("analytic".into(), |h| h.scale.to_string()),
                 dataset: header.map_or("none (closed forms, checked numerically)".into(), |h| h.dataset.clone()),
             });
@@ -260,27 +248,27 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The claims table in Markdown; `figure_prefix` is not used here.
+/// The cells quantity | paper | measured | ± | tolerance | holds of a criterion.
+fn criterion_cells(c: &Criterion) -> String {
+    format!(
+        "{} | {} | {} | {} | {} | {}",
+        md_escape(&c.quantity),
+        md_escape(&c.paper),
+        fmt_num(c.measured),
+        fmt_num(c.uncertainty),
+        md_escape(&c.tolerance),
+        holds_cell(c.holds)
+    )
+}
+
+/// The claims table in Markdown.
 pub fn claims_table_markdown(rows: &[ClaimRow]) -> String {
     let mut s = String::new();
     writeln!(s, "| # | experiment | quantity | paper | measured | ± | tolerance | holds | scale | data |").unwrap();
     writeln!(s, "|---|---|---|---|---|---|---|---|---|---|").unwrap();
     for r in rows {
-        writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.id,
-            r.experiment,
-            md_escape(&r.quantity),
-            md_escape(&r.paper),
-            fmt_num(r.measured),
-            fmt_num(r.uncertainty),
-            md_escape(&r.tolerance),
-            holds_cell(r.holds),
-            r.scale,
-            md_escape(&r.dataset)
-        )
-        .unwrap();
+        let c = &r.criterion;
+        writeln!(s, "| {} | {} | {} | {} | {} |", c.id, r.experiment, criterion_cells(c), r.scale, md_escape(&r.dataset)).unwrap();
     }
     s
 }
@@ -297,8 +285,8 @@ pub fn render(experiments: &[(String, ExperimentStatus)], rows: &[ClaimRow]) -> 
          \"n/a\" means qualitative, not measurable at that scale, or not run.\n"
     )
     .unwrap();
-    let held = rows.iter().filter(|r| r.holds == Some(true)).count();
-    let failed = rows.iter().filter(|r| r.holds == Some(false)).count();
+    let held = rows.iter().filter(|r| r.criterion.holds == Some(true)).count();
+    let failed = rows.iter().filter(|r| r.criterion.holds == Some(false)).count();
     let open = rows.len() - held - failed;
     writeln!(s, "**Of {} rows ({} claims of §9): {held} hold, {failed} do not, {open} not checked.**\n", rows.len(), PAPER_CLAIMS.len())
         .unwrap();
@@ -321,18 +309,7 @@ pub fn render(experiments: &[(String, ExperimentStatus)], rows: &[ClaimRow]) -> 
                 if !crit.is_empty() {
                     writeln!(s, "| # | quantity | paper | measured | ± | tolerance | holds |\n|---|---|---|---|---|---|---|").unwrap();
                     for c in &crit {
-                        writeln!(
-                            s,
-                            "| {} | {} | {} | {} | {} | {} | {} |",
-                            c.id,
-                            md_escape(&c.quantity),
-                            md_escape(&c.paper),
-                            fmt_num(c.measured),
-                            fmt_num(c.uncertainty),
-                            md_escape(&c.tolerance),
-                            holds_cell(c.holds)
-                        )
-                        .unwrap();
+                        writeln!(s, "| {} | {} |", c.id, criterion_cells(c)).unwrap();
                     }
                     s.push('\n');
                 }
@@ -383,10 +360,10 @@ mod tests {
     #[test]
     fn every_paper_row_appears_once_in_order_when_nothing_ran() {
         let rows = claim_rows(&[]);
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let ids: Vec<String> = rows.iter().map(|r| r.criterion.id.clone()).collect();
         let want: Vec<String> = (1..=15).map(|i| format!("C{i}")).collect();
         assert_eq!(ids, want);
-        assert!(rows[3..].iter().all(|r| r.measured.is_none() && r.holds.is_none() && r.scale == "not run"));
+        assert!(rows[3..].iter().all(|r| r.criterion.measured.is_none() && r.criterion.holds.is_none() && r.scale == "not run"));
     }
 
     #[test]
@@ -415,8 +392,8 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("matrix-sensing/runs/r1")).unwrap();
         std::fs::write(dir.path().join("matrix-sensing/runs/r1/summary.json"), "{}").unwrap();
         let (md, json, rows) = write_report(dir.path()).unwrap();
-        let c5 = rows.iter().find(|r| r.id == "C5").unwrap();
-        assert_eq!((c5.measured, c5.holds, c5.scale.as_str()), (Some(0.7), Some(true), "smoke"));
+        let c5 = rows.iter().find(|r| r.criterion.id == "C5").unwrap();
+        assert_eq!((c5.criterion.measured, c5.criterion.holds, c5.scale.as_str()), (Some(0.7), Some(true), "smoke"));
         let text = std::fs::read_to_string(md).unwrap();
         assert!(text.contains("](uv/figures/a.png)") && text.contains("A \\| B"), "{text}");
         assert!(text.contains("Incomplete: 1 runs"), "{text}");

@@ -99,7 +99,7 @@ fn clean() -> &'static Clean {
         let claims: Vec<flatter_runs::report::ClaimRow> = flatter_runs::io::read_json(&out.join("claims.json")).unwrap();
         for i in 1..=15 {
             let id = format!("C{i}");
-            assert!(claims.iter().any(|r| r.id == id && r.scale != "not run"), "{id} was not measured at the smoke scale");
+            assert!(claims.iter().any(|r| r.criterion.id == id && r.scale != "not run"), "{id} was not measured at the smoke scale");
         }
         assert!(out.join("REPORT.md").exists());
         Clean { runs: result_set(&out), criteria: criteria(&out) }

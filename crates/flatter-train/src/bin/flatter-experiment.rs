@@ -313,12 +313,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn print_claims(rows: &[flatter_runs::report::ClaimRow]) {
     for r in rows {
-        let holds = match r.holds {
+        let c = &r.criterion;
+        let holds = match c.holds {
             Some(true) => "holds",
             Some(false) => "DOES NOT HOLD",
             None => "n/a",
         };
-        let measured = r.measured.map_or("-".to_string(), |m| format!("{m:.4}"));
-        println!("{:<4} {:<15} {:<10} {:<14} {}", r.id, r.experiment, measured, holds, r.scale);
+        let measured = c.measured.map_or("-".to_string(), |m| format!("{m:.4}"));
+        println!("{:<4} {:<15} {:<10} {:<14} {}", c.id, r.experiment, measured, holds, r.scale);
     }
 }
