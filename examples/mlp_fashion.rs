@@ -30,6 +30,9 @@ struct Args {
     /// β (default: on the rule 1 − β = C η^(2/3)).
     #[arg(long)]
     beta: Option<f64>,
+    /// Seed of the data order and the label flips (default: the scale's first run seed).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Where the valley checkpoint is kept (`<out>/setup/`).
     #[arg(long, default_value = "results/mlp-fashion-example")]
     out: PathBuf,
@@ -49,11 +52,12 @@ fn main() -> anyhow::Result<()> {
     println!("valley: 100% train accuracy after {} GD steps, test accuracy {:.4}", v.epochs, v.test_acc);
     let beta = args.beta.unwrap_or(1.0 - scale.rule_c * args.lr.powf(GAMMA_THEORY));
     let rule_factor = (1.0 - beta) / (scale.rule_c * args.lr.powf(GAMMA_THEORY));
-    let run = MlpRun { id: "example".into(), lr: args.lr, beta, rule_factor, on_rule: (rule_factor - 1.0).abs() < 1e-9 };
+    let seed = args.seed.unwrap_or(scale.run_seeds[0]);
+    let run = MlpRun { id: "example".into(), lr: args.lr, beta, rule_factor, on_rule: (rule_factor - 1.0).abs() < 1e-9, seed };
     let bar = ProgressBar::new(scale.epochs_noisy + scale.epochs_clean);
     let (summary, points) = train_run(scale, &data, &model, &run, backend, &bar)?;
     bar.finish_and_clear();
-    println!("η = {}, β = {beta:.4} ({} epochs with label noise p = {}, then {} without), on {backend}", args.lr, scale.epochs_noisy, scale.label_noise_prob, scale.epochs_clean);
+    println!("η = {}, β = {beta:.4}, seed {seed} ({} epochs with label noise p = {}, then {} without), on {backend}", args.lr, scale.epochs_noisy, scale.label_noise_prob, scale.epochs_clean);
     println!("{:>6} {:>12} {:>10}", "epoch", "train loss", "test acc");
     for p in &points {
         println!("{:>6} {:>12.4} {:>10.4}", p.epoch, p.train_loss, p.test_acc);

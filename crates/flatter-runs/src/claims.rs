@@ -56,3 +56,24 @@ pub struct SummaryHeader {
     /// The backend that ran it.
     pub backend: String,
 }
+
+/// C of the rule 1 − β* = C·η^(2/3) fitted to (η, 1 − β*) points: the
+/// geometric mean of (1 − β*)/η^(2/3), i.e. the least-squares intercept of
+/// log(1 − β*) against log η with the slope held at 2/3. None without points.
+pub fn c_at_two_thirds(points: &[(f64, f64)]) -> Option<f64> {
+    let logs: Vec<f64> = points.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|(lr, om)| om.ln() - (2.0 / 3.0) * lr.ln()).collect();
+    (!logs.is_empty()).then(|| (logs.iter().sum::<f64>() / logs.len() as f64).exp())
+}
+
+#[cfg(test)]
+mod c_tests {
+    /// Points exactly on 1 − β = 0.3·η^(2/3) give C = 0.3; off-rule points give their geometric mean.
+    #[test]
+    fn c_at_two_thirds_recovers_the_rule() {
+        let on: Vec<(f64, f64)> = [0.01, 0.05, 0.2].iter().map(|&lr: &f64| (lr, 0.3 * lr.powf(2.0 / 3.0))).collect();
+        assert!((super::c_at_two_thirds(&on).unwrap() - 0.3).abs() < 1e-12);
+        let off = [(1.0, 0.2), (1.0, 0.8)];
+        assert!((super::c_at_two_thirds(&off).unwrap() - 0.4).abs() < 1e-12);
+        assert_eq!(super::c_at_two_thirds(&[]), None);
+    }
+}

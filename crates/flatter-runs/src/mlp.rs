@@ -62,8 +62,13 @@ pub struct MlpScale {
     pub test_per_class: usize,
     /// Seed of the class-balanced subsets.
     pub subset_seed: u64,
-    /// Seed of the weight initialisation (valley) and of every run's data order and label flips.
+    /// Seed of the weight initialisation, i.e. of the valley checkpoint every run starts from.
     pub seed: u64,
+    /// Seeds of the data order and the label flips. Every (η, β) runs once
+    /// per seed, all from the same valley; its score is the mean over the
+    /// seeds, with the standard error of that mean. Within one seed every
+    /// (η, β) sees the same minibatches and flips (common random numbers).
+    pub run_seeds: Vec<u64>,
     /// The five hidden widths (outputs of layers 1–5).
     pub widths: Vec<usize>,
     /// Activation A, after layers 1–4.
@@ -161,6 +166,14 @@ impl MlpScale {
             "rule_factors",
             "expected at least 3 values, each > 0 (a parabola needs 3 points)",
         )?;
+        let mut seeds = self.run_seeds.clone();
+        seeds.sort_unstable();
+        seeds.dedup();
+        require(
+            !self.run_seeds.is_empty() && seeds.len() == self.run_seeds.len(),
+            "run_seeds",
+            "expected at least one seed, without repeats",
+        )?;
         require(self.fit_half_width >= 1, "fit_half_width", "expected >= 1 (a parabola needs 3 points)")?;
         for &lr in &self.lrs {
             let valid = self.rule_factors.iter().filter(|&&f| f * self.rule_c * lr.powf(GAMMA_THEORY) <= 1.0).count();
@@ -188,8 +201,8 @@ impl MlpScale {
         self.train_size().div_ceil(self.batch_size)
     }
 
-    /// The (η, β) grid, η outer and β increasing inner. Factors that would
-    /// give β < 0 (1 − β > 1) are skipped at that η.
+    /// The (η, β, seed) grid: η outer, then β increasing, then the run seeds.
+    /// Factors that would give β < 0 (1 − β > 1) are skipped at that η.
     pub fn runs(&self) -> Vec<MlpRun> {
         let mut factors = self.rule_factors.clone();
         factors.sort_by(|a, b| b.total_cmp(a));
@@ -201,13 +214,16 @@ impl MlpScale {
                     continue;
                 }
                 let beta = 1.0 - one_minus_beta;
-                runs.push(MlpRun {
-                    id: format!("lr{}-b{}", fmt_id(lr), fmt_id(beta)),
-                    lr,
-                    beta,
-                    rule_factor: f,
-                    on_rule: (f - 1.0).abs() < 1e-12,
-                });
+                for &seed in &self.run_seeds {
+                    runs.push(MlpRun {
+                        id: format!("lr{}-b{}-s{seed}", fmt_id(lr), fmt_id(beta)),
+                        lr,
+                        beta,
+                        rule_factor: f,
+                        on_rule: (f - 1.0).abs() < 1e-12,
+                        seed,
+                    });
+                }
             }
         }
         runs
@@ -221,10 +237,10 @@ fn fmt_id(x: f64) -> String {
     if s.is_empty() { "0".to_string() } else { s.to_string() }
 }
 
-/// One (η, β) run.
+/// One (η, β) run with one seed of data order and label flips.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MlpRun {
-    /// Stable id, e.g. `lr0.05-b0.9`; its directory is `runs/<id>/`.
+    /// Stable id, e.g. `lr0.05-b0.9-s0`; its directory is `runs/<id>/`.
     pub id: String,
     /// η.
     pub lr: f64,
@@ -234,6 +250,8 @@ pub struct MlpRun {
     pub rule_factor: f64,
     /// Whether f = 1.
     pub on_rule: bool,
+    /// Seed of the run's DataOrder and LabelNoise streams (one of `run_seeds`).
+    pub seed: u64,
 }
 
 /// One evaluation of a run.
@@ -274,13 +292,43 @@ pub struct MlpRunSummary {
     pub wall_seconds: f64,
 }
 
+/// One β at one η: its runs over the seeds, reduced to a score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GridPoint {
+    /// β.
+    pub beta: f64,
+    /// The mean over the seeds of the best test accuracy.
+    pub score: f64,
+    /// The standard error of that mean (sample standard deviation / √n); None with one seed.
+    pub stderr: Option<f64>,
+    /// How many seeds ran.
+    pub seeds: usize,
+    /// Whether any seed's run failed (diverged or collapsed): the point sits
+    /// at or beyond the stability edge and is left out of the fit.
+    pub failed: bool,
+}
+
+impl GridPoint {
+    /// Reduces the runs of one (η, β), one per seed, to a point.
+    pub fn of(beta: f64, runs: &[&MlpRunSummary]) -> GridPoint {
+        let n = runs.len();
+        let scores: Vec<f64> = runs.iter().map(|r| r.best_test_acc).collect();
+        let score = scores.iter().sum::<f64>() / n.max(1) as f64;
+        let stderr = (n >= 2).then(|| {
+            let var = scores.iter().map(|s| (s - score).powi(2)).sum::<f64>() / (n - 1) as f64;
+            (var / n as f64).sqrt()
+        });
+        GridPoint { beta, score, stderr, seeds: n, failed: n == 0 || runs.iter().any(|r| r.failed) }
+    }
+}
+
 /// The fit of eq. (14) at one η.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BetaStarAtLr {
     /// η.
     pub lr: f64,
-    /// Every run at this η: (β, best test accuracy, failed).
-    pub points: Vec<(f64, f64, bool)>,
+    /// Every β at this η, increasing.
+    pub points: Vec<GridPoint>,
     /// The β values the parabola was fitted on.
     pub fitted_betas: Vec<f64>,
     /// β*, when the fit has a maximum.
@@ -293,6 +341,12 @@ pub struct BetaStarAtLr {
     pub parabola: Option<[f64; 3]>,
     /// Whether β* lies strictly inside the fitted β range (only those enter the slope).
     pub interior: bool,
+    /// How far the best score stands above the mean of the fit window's two
+    /// end points, in accuracy (the height of the peak the parabola describes).
+    pub peak_height: Option<f64>,
+    /// That height in units of its standard error (from the seeds); None with
+    /// one seed. Below about 2 the peak is not distinguishable from seed noise.
+    pub peak_sigma: Option<f64>,
     /// Why there is no usable β*, if there is none.
     pub error: Option<String>,
 }
@@ -300,34 +354,47 @@ pub struct BetaStarAtLr {
 /// Fits eq. (14) at one η: a parabola in log(1 − β) through the best score
 /// and `half_width` neighbours on each side, failed runs excluded.
 ///
-/// `points` are (β, score, failed). β* is "interior" when it lies strictly
-/// between the smallest and largest fitted β, i.e. the data bracket a peak.
-pub fn fit_beta_star_at(lr: f64, points: &[(f64, f64, bool)], half_width: usize) -> BetaStarAtLr {
-    let mut ok: Vec<(f64, f64)> = points.iter().filter(|p| !p.2 && p.1.is_finite()).map(|p| (p.0, p.1)).collect();
-    ok.sort_by(|a, b| a.0.total_cmp(&b.0));
+/// β* is "interior" when it lies strictly between the smallest and largest
+/// fitted β, i.e. the data bracket a peak.
+pub fn fit_beta_star_at(lr: f64, points: &[GridPoint], half_width: usize) -> BetaStarAtLr {
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| a.beta.total_cmp(&b.beta));
+    let ok: Vec<&GridPoint> = sorted.iter().filter(|p| !p.failed && p.score.is_finite()).collect();
     let mut out = BetaStarAtLr {
         lr,
-        points: points.to_vec(),
+        points: sorted.clone(),
         fitted_betas: Vec::new(),
         beta_star: None,
         log_one_minus_beta_star: None,
         log_one_minus_beta_star_stderr: None,
         parabola: None,
         interior: false,
+        peak_height: None,
+        peak_sigma: None,
         error: None,
     };
     if ok.len() < 3 {
         out.error = Some(format!("{} runs did not fail; a parabola needs 3", ok.len()));
         return out;
     }
-    let best = ok.iter().enumerate().max_by(|a, b| a.1.1.total_cmp(&b.1.1)).map(|(i, _)| i).unwrap_or(0);
+    let best = ok.iter().enumerate().max_by(|a, b| a.1.score.total_cmp(&b.1.score)).map(|(i, _)| i).unwrap_or(0);
     // A window of 2·half_width + 1 points around the best, shifted inside the grid.
     let width = (2 * half_width + 1).min(ok.len());
     let start = best.saturating_sub(half_width).min(ok.len() - width);
     let window = &ok[start..start + width];
-    out.fitted_betas = window.iter().map(|p| p.0).collect();
-    let betas: Vec<f64> = window.iter().map(|p| p.0).collect();
-    let accs: Vec<f64> = window.iter().map(|p| p.1).collect();
+    let betas: Vec<f64> = window.iter().map(|p| p.beta).collect();
+    let accs: Vec<f64> = window.iter().map(|p| p.score).collect();
+    out.fitted_betas = betas.clone();
+    // The peak against the window's ends: best − (first + last)/2, and its
+    // standard error from the seeds (the three means are independent).
+    let (first, last, top) = (window[0], window[window.len() - 1], ok[best]);
+    out.peak_height = Some(top.score - 0.5 * (first.score + last.score));
+    out.peak_sigma = match (top.stderr, first.stderr, last.stderr) {
+        (Some(t), Some(f), Some(l)) if t.hypot(0.5 * f.hypot(l)) > 0.0 => {
+            out.peak_height.map(|h| h / t.hypot(0.5 * f.hypot(l)))
+        }
+        _ => None,
+    };
     match fit_beta_star(&betas, &accs) {
         Ok(fit) => {
             let (lo, hi) = (betas[0], betas[betas.len() - 1]);
@@ -403,6 +470,9 @@ pub struct MlpSummary {
     pub beta_star: Vec<BetaStarAtLr>,
     /// The slope fit, when ≥ 3 η have an interior β*.
     pub slope: Option<SlopeFit>,
+    /// C of 1 − β* = C·η^(2/3) over the η with an interior β* (the slope held
+    /// at 2/3); `cargo xtask advise` uses it when C15 holds.
+    pub c_fit: Option<f64>,
     /// Why there is no slope, if there is none.
     pub slope_error: Option<String>,
 }
@@ -413,32 +483,54 @@ pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> (Vec<BetaStarAtLr>, 
     let mut per_lr = Vec::new();
     let mut notes = Vec::new();
     for &lr in &scale.lrs {
-        let points: Vec<(f64, f64, bool)> =
-            runs.iter().filter(|r| (r.run.lr - lr).abs() <= 1e-12 * lr).map(|r| (r.run.beta, r.best_test_acc, r.failed)).collect();
+        let at_lr: Vec<&MlpRunSummary> = runs.iter().filter(|r| (r.run.lr - lr).abs() <= 1e-12 * lr).collect();
+        let mut betas: Vec<f64> = at_lr.iter().map(|r| r.run.beta).collect();
+        betas.sort_by(f64::total_cmp);
+        betas.dedup();
+        let points: Vec<GridPoint> = betas
+            .iter()
+            .map(|&beta| GridPoint::of(beta, &at_lr.iter().copied().filter(|r| r.run.beta == beta).collect::<Vec<_>>()))
+            .collect();
         let fit = fit_beta_star_at(lr, &points, scale.fit_half_width);
         if let Some(e) = &fit.error {
             notes.push(format!("η = {lr}: no interior β*: {e}."));
         }
         per_lr.push(fit);
     }
+    if scale.run_seeds.len() >= 2 {
+        let peaks: Vec<String> = per_lr
+            .iter()
+            .filter_map(|b| {
+                let (h, s) = (b.peak_height?, b.peak_sigma?);
+                Some(format!("η = {}: {:.2} points, {s:.1} standard errors", b.lr, 100.0 * h))
+            })
+            .collect();
+        if !peaks.is_empty() {
+            notes.push(format!(
+                "Peak height (best mean score minus the mean of the fit window's two ends) over {} seeds: {}. Below about 2 standard errors a peak is not distinguishable from seed noise.",
+                scale.run_seeds.len(),
+                peaks.join("; ")
+            ));
+        }
+    }
     // How much β moves the score at all, in accuracy points and test images:
     // a peak is only as good as this spread is large against the noise.
     let spreads: Vec<String> = per_lr
         .iter()
         .filter_map(|b| {
-            let ok: Vec<f64> = b.points.iter().filter(|p| !p.2).map(|p| p.1).collect();
+            let ok: Vec<f64> = b.points.iter().filter(|p| !p.failed).map(|p| p.score).collect();
             let (lo, hi) = ok.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| (l.min(a), h.max(a)));
             (ok.len() >= 2).then(|| format!("η = {}: {:.2} points ({:.0} of {} test images)", b.lr, 100.0 * (hi - lo), (hi - lo) * (10 * scale.test_per_class) as f64, 10 * scale.test_per_class))
         })
         .collect();
     if !spreads.is_empty() {
-        notes.push(format!("Spread of the best test accuracy over β among non-failed runs: {}.", spreads.join("; ")));
+        notes.push(format!("Spread of the score (best test accuracy, mean over seeds) over β among non-failed points: {}.", spreads.join("; ")));
     }
     let failed = runs.iter().filter(|r| r.failed).count();
     if failed > 0 {
         let diverged = runs.iter().filter(|r| r.diverged).count();
         notes.push(format!(
-            "{failed} of {} runs failed and are excluded from the fits ({diverged} with a non-finite loss, the others ending below {FAILED_ACC} test accuracy: collapsed to near-constant predictions).",
+            "{failed} of {} runs failed ({diverged} with a non-finite loss, the others ending below {FAILED_ACC} test accuracy: collapsed to near-constant predictions); an (η, β) with any failed seed is excluded from the fits.",
             runs.len()
         ));
     }
@@ -470,39 +562,31 @@ pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> (Vec<BetaStarAtLr>, 
 mod tests {
     use super::*;
 
-    /// A synthetic accuracy curve with a known peak in log(1 − β) is fitted back to it.
-    #[test]
-    fn synthetic_peak_is_recovered() {
-        let beta_star: f64 = 0.93;
-        let x_star = (1.0 - beta_star).ln();
-        let betas = [0.5, 0.7, 0.8, 0.87, 0.9, 0.95, 0.97, 0.99, 0.995];
-        let points: Vec<(f64, f64, bool)> =
-            betas.iter().map(|&b: &f64| (b, 0.85 - 0.01 * ((1.0 - b).ln() - x_star).powi(2), false)).collect();
-        let fit = fit_beta_star_at(0.1, &points, 2);
-        assert!(fit.interior, "{fit:?}");
-        assert!((fit.beta_star.unwrap() - beta_star).abs() < 1e-9, "{fit:?}");
-        assert_eq!(fit.fitted_betas.len(), 5);
+    fn point(beta: f64, score: f64, failed: bool) -> GridPoint {
+        GridPoint { beta, score, stderr: None, seeds: 1, failed }
     }
 
-    /// Diverged runs are excluded, and a monotone curve has no interior β*.
-    #[test]
-    fn diverged_excluded_and_edge_peak_flagged() {
-        let mut points: Vec<(f64, f64, bool)> = [0.5, 0.7, 0.9, 0.95].iter().map(|&b: &f64| (b, 0.7 + 0.1 * b, false)).collect();
-        points.push((0.99, 0.1, true));
-        let fit = fit_beta_star_at(0.1, &points, 1);
-        assert!(!fit.fitted_betas.contains(&0.99));
-        assert!(!fit.interior, "{fit:?}");
-        assert!(fit.error.is_some());
+    fn summary(run: MlpRun, acc: f64, failed: bool) -> MlpRunSummary {
+        MlpRunSummary {
+            run,
+            best_test_acc: acc,
+            best_epoch: 1,
+            final_test_acc: Some(acc),
+            final_train_acc: Some(1.0),
+            start_test_acc: 0.7,
+            diverged: false,
+            failed,
+            wall_seconds: 0.0,
+        }
     }
 
-    /// β* following 1 − β* = C η^(2/3) exactly gives slope 2/3 through the whole analysis.
-    #[test]
-    fn slope_of_a_synthetic_rule_is_two_thirds() {
-        let scale = MlpScale {
+    fn scale() -> MlpScale {
+        MlpScale {
             train_per_class: 10,
             test_per_class: 10,
             subset_seed: 0,
             seed: 0,
+            run_seeds: vec![0],
             widths: vec![8; 5],
             activation_a: Nonlinearity::Relu,
             activation_b: Nonlinearity::Tanh,
@@ -518,7 +602,38 @@ mod tests {
             rule_c: 0.5,
             rule_factors: vec![0.25, 0.5, 1.0, 2.0, 4.0],
             fit_half_width: 2,
-        };
+        }
+    }
+
+    /// A synthetic accuracy curve with a known peak in log(1 − β) is fitted back to it.
+    #[test]
+    fn synthetic_peak_is_recovered() {
+        let beta_star: f64 = 0.93;
+        let x_star = (1.0 - beta_star).ln();
+        let betas = [0.5, 0.7, 0.8, 0.87, 0.9, 0.95, 0.97, 0.99, 0.995];
+        let points: Vec<GridPoint> =
+            betas.iter().map(|&b: &f64| point(b, 0.85 - 0.01 * ((1.0 - b).ln() - x_star).powi(2), false)).collect();
+        let fit = fit_beta_star_at(0.1, &points, 2);
+        assert!(fit.interior, "{fit:?}");
+        assert!((fit.beta_star.unwrap() - beta_star).abs() < 1e-9, "{fit:?}");
+        assert_eq!(fit.fitted_betas.len(), 5);
+    }
+
+    /// Diverged runs are excluded, and a monotone curve has no interior β*.
+    #[test]
+    fn diverged_excluded_and_edge_peak_flagged() {
+        let mut points: Vec<GridPoint> = [0.5, 0.7, 0.9, 0.95].iter().map(|&b: &f64| point(b, 0.7 + 0.1 * b, false)).collect();
+        points.push(point(0.99, 0.1, true));
+        let fit = fit_beta_star_at(0.1, &points, 1);
+        assert!(!fit.fitted_betas.contains(&0.99));
+        assert!(!fit.interior, "{fit:?}");
+        assert!(fit.error.is_some());
+    }
+
+    /// β* following 1 − β* = C η^(2/3) exactly gives slope 2/3 through the whole analysis.
+    #[test]
+    fn slope_of_a_synthetic_rule_is_two_thirds() {
+        let scale = scale();
         scale.validate().unwrap();
         // The true optimum sits at 1.3 × the rule, so it is off-grid but bracketed.
         let runs: Vec<MlpRunSummary> = scale
@@ -527,17 +642,7 @@ mod tests {
             .map(|run| {
                 let x_star = (1.3 * scale.rule_c * run.lr.powf(GAMMA_THEORY)).ln();
                 let acc = 0.8 - 0.02 * ((1.0 - run.beta).ln() - x_star).powi(2);
-                MlpRunSummary {
-                    run,
-                    best_test_acc: acc,
-                    best_epoch: 1,
-                    final_test_acc: Some(acc),
-                    final_train_acc: Some(1.0),
-                    start_test_acc: 0.7,
-                    diverged: false,
-                    failed: false,
-                    wall_seconds: 0.0,
-                }
+                summary(run, acc, false)
             })
             .collect();
         let (per_lr, slope, _, criteria, _) = analyse(&scale, &runs);
@@ -546,6 +651,56 @@ mod tests {
         assert!((slope.slope - GAMMA_THEORY).abs() < 1e-9, "{slope:?}");
         assert_eq!(criteria[0].holds, Some(true));
         assert!((slope.intercept - (1.3f64 * 0.5).ln()).abs() < 1e-9);
+    }
+
+    /// With several seeds, a point's score is the mean over its seeds with the
+    /// standard error of the mean; one failed seed fails the point; the peak's
+    /// height is measured in those standard errors; and the per-seed noise,
+    /// symmetric around a known curve, leaves β* where the curve puts it.
+    #[test]
+    fn seeds_are_averaged_with_standard_errors() {
+        let scale = MlpScale { run_seeds: vec![3, 7], lrs: vec![0.01, 0.03, 0.1], ..scale() };
+        scale.validate().unwrap();
+        let runs = scale.runs();
+        assert_eq!(runs.len(), 3 * 5 * 2);
+        assert!(runs.iter().all(|r| r.id.ends_with(&format!("-s{}", r.seed))));
+        let ids: std::collections::HashSet<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids.len(), runs.len(), "ids are unique across seeds");
+        let x_star = |lr: f64| (1.3 * scale.rule_c * lr.powf(GAMMA_THEORY)).ln();
+        // Seed 3 is 0.002 above the curve, seed 7 0.002 below: the mean is the curve, the
+        // standard error is 0.002 exactly (sd = 0.002·√2, n = 2).
+        let summaries: Vec<MlpRunSummary> = runs
+            .iter()
+            .map(|r| {
+                let curve = 0.8 - 0.02 * ((1.0 - r.beta).ln() - x_star(r.lr)).powi(2);
+                let noise = if r.seed == 3 { 0.002 } else { -0.002 };
+                let failed = r.lr == 0.1 && r.rule_factor == 0.25 && r.seed == 7;
+                summary(r.clone(), curve + noise, failed)
+            })
+            .collect();
+        let (per_lr, slope, _, _, notes) = analyse(&scale, &summaries);
+        for b in &per_lr {
+            assert!(b.interior, "{b:?}");
+            for p in &b.points {
+                assert_eq!(p.seeds, 2);
+                assert!((p.stderr.unwrap() - 0.002).abs() < 1e-12, "{p:?}");
+                let curve = 0.8 - 0.02 * ((1.0 - p.beta).ln() - x_star(b.lr)).powi(2);
+                assert!((p.score - curve).abs() < 1e-12, "{p:?}");
+            }
+            let sigma = b.peak_sigma.unwrap();
+            assert!((sigma - b.peak_height.unwrap() / (0.002 * 1.5f64.sqrt())).abs() < 1e-9, "{b:?}");
+        }
+        let failed: Vec<&GridPoint> = per_lr.iter().flat_map(|b| &b.points).filter(|p| p.failed).collect();
+        assert_eq!(failed.len(), 1, "one failed seed fails its point");
+        assert!((slope.unwrap().slope - GAMMA_THEORY).abs() < 1e-9);
+        assert!(notes.iter().any(|n| n.contains("standard errors")), "{notes:?}");
+    }
+
+    #[test]
+    fn repeated_run_seeds_are_refused() {
+        let err = MlpScale { run_seeds: vec![1, 1], ..scale() }.validate().unwrap_err();
+        assert_eq!(err.0, "run_seeds");
+        assert!(MlpScale { run_seeds: vec![], ..scale() }.validate().is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn write_figures(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)],
     render(&acc_vs_beta(summary), &dir.join("acc_vs_beta"))?;
     entries.push(FigureRef {
         file: "figures/acc_vs_beta.png".into(),
-        caption: "Best test accuracy against 1 − β for each η (markers), with the eq. (14) parabola in log(1 − β) fitted around the peak (lines), whose vertex is β*. Failed runs (diverged, or collapsed below 0.2 test accuracy) are not drawn; they are listed in summary.json.".into(),
+        caption: "Best test accuracy (mean over the run seeds, with its standard error when there are several) against 1 − β for each η (markers), with the eq. (14) parabola in log(1 − β) fitted around the peak (lines), whose vertex is β*. Failed runs (diverged, or collapsed below 0.2 test accuracy) are not drawn; they are listed in summary.json.".into(),
     });
     if let Some(fig) = beta_star_vs_lr(summary) {
         render(&fig, &dir.join("beta_star_vs_lr"))?;
@@ -27,7 +27,7 @@ pub fn write_figures(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)],
     render(&acc_vs_epoch(summary, traces), &dir.join("acc_vs_epoch"))?;
     entries.push(FigureRef {
         file: "figures/acc_vs_epoch.png".into(),
-        caption: "Test accuracy against epoch at the middle η, for runs on the rule 1 − β = Cη^(2/3) (f = 1) and off it; the dashed vertical marks the end of the label-noise phase. Failed runs are not drawn.".into(),
+        caption: "Test accuracy against epoch at the middle η and the first run seed, for runs on the rule 1 − β = Cη^(2/3) (f = 1) and off it; the dashed vertical marks the end of the label-noise phase. Failed runs are not drawn.".into(),
     });
     Ok(entries)
 }
@@ -36,14 +36,20 @@ fn acc_vs_beta(summary: &MlpSummary) -> Figure {
     let mut fig = Figure::new("MLP on Fashion-MNIST: best test accuracy against 1 − β", "1 − β", "best test accuracy")
         .scales(AxisScale::Log10, AxisScale::Linear);
     for (color, b) in summary.beta_star.iter().enumerate() {
-        let mut points: Vec<(f64, f64)> = b.points.iter().filter(|p| !p.2).map(|p| (1.0 - p.0, p.1)).collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut ok: Vec<_> = b.points.iter().filter(|p| !p.failed).collect();
+        ok.sort_by(|a, b| (1.0 - a.beta).total_cmp(&(1.0 - b.beta)));
+        let points: Vec<(f64, f64)> = ok.iter().map(|p| (1.0 - p.beta, p.score)).collect();
+        let errors: Option<Vec<f64>> = ok.iter().map(|p| p.stderr).collect();
         let label = match (b.beta_star, b.interior) {
             (Some(s), true) => format!("η = {}: β* = {s:.4}", b.lr),
             _ => format!("η = {}: no interior β*", b.lr),
         };
         if !points.is_empty() {
-            fig = fig.with_series(Series::markers(label, points).with_color(color));
+            let series = Series::markers(label, points).with_color(color);
+            fig = fig.with_series(match errors {
+                Some(e) => series.with_errors(e),
+                None => series,
+            });
         }
         if let Some([a, bb, c]) = b.parabola {
             let (lo, hi) = b.fitted_betas.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
@@ -84,9 +90,11 @@ fn beta_star_vs_lr(summary: &MlpSummary) -> Option<Figure> {
 fn acc_vs_epoch(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)]) -> Figure {
     let lrs = &summary.config.lrs;
     let mid = lrs[lrs.len() / 2];
-    let mut fig = Figure::new(format!("Test accuracy during training at η = {mid}"), "epoch", "test accuracy")
+    let seed = summary.config.run_seeds[0];
+    let mut fig = Figure::new(format!("Test accuracy during training at η = {mid} (seed {seed})"), "epoch", "test accuracy")
         .vline(summary.config.epochs_noisy as f64, "end of label noise");
-    let mut at_mid: Vec<&(MlpRun, Vec<EpochPoint>)> = traces.iter().filter(|(r, _)| (r.lr - mid).abs() <= 1e-12 * mid).collect();
+    let mut at_mid: Vec<&(MlpRun, Vec<EpochPoint>)> =
+        traces.iter().filter(|(r, _)| (r.lr - mid).abs() <= 1e-12 * mid && r.seed == seed).collect();
     at_mid.sort_by(|a, b| a.0.beta.total_cmp(&b.0.beta));
     // Failed runs (ending below FAILED_ACC, or diverged) would squash the axis; they are in summary.json.
     at_mid.retain(|(_, points)| points.last().is_some_and(|p| p.test_acc >= FAILED_ACC));

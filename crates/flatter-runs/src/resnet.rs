@@ -411,10 +411,7 @@ pub fn beta_stars(scale: &ResnetScale, runs: &[ResnetRunSummary]) -> Vec<BetaSta
 /// The fitted slope of log(1 − β*) against log η, its standard error, and C at exponent 2/3.
 pub fn slope_fit(stars: &[BetaStarAtLr]) -> (Option<f64>, Option<f64>, Option<f64>, Option<String>) {
     let pts: Vec<(f64, f64)> = stars.iter().filter_map(|s| Some((s.lr, 1.0 - s.beta_star?))).filter(|p| p.1 > 0.0).collect();
-    let c_fit = (!pts.is_empty()).then(|| {
-        let mean: f64 = pts.iter().map(|(lr, om)| om.ln() - (2.0 / 3.0) * lr.ln()).sum::<f64>() / pts.len() as f64;
-        mean.exp()
-    });
+    let c_fit = crate::claims::c_at_two_thirds(&pts);
     let (lrs, oms): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
     match power_law_fit(&lrs, &oms) {
         Ok(f) => (Some(-f.exponent_a), Some(f.a_stderr), c_fit, None),

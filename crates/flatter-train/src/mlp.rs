@@ -230,8 +230,8 @@ pub fn valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, out: &Path
 /// minibatch heavy-ball SGD on cross-entropy with fresh label flips, then
 /// `epochs_clean` epochs on the noise-free loss, with the same η, β and
 /// minibatches. The data order and the flips come from the DataOrder and
-/// LabelNoise streams of `scale.seed`, so every run sees the same minibatch
-/// sequence and the same flips (common random numbers across the grid).
+/// LabelNoise streams of `run.seed`, so every run with that seed sees the same
+/// minibatch sequence and the same flips (common random numbers across the grid).
 pub fn train_run(
     scale: &MlpScale,
     data: &MlpData,
@@ -243,7 +243,7 @@ pub fn train_run(
     let start = Instant::now();
     let device = backend.autodiff_device()?;
     let plain = backend.device()?;
-    let streams = Streams::new(scale.seed);
+    let streams = Streams::new(run.seed);
     let mut order_rng = streams.rng(RandomStream::DataOrder);
     let mut noise_rng = streams.rng(RandomStream::LabelNoise);
     let flip = LabelFlip::new(scale.label_noise_prob, 10)?;
@@ -393,6 +393,14 @@ pub fn run_with_data(
         .collect();
     let valley_summary = read_json::<ValleyFile>(&out.join("setup").join("valley.json")).ok().map(|f| f.summary);
     let (beta_star, slope, slope_error, criteria, mut notes) = analyse(scale, &results);
+    let interior: Vec<(f64, f64)> =
+        beta_star.iter().filter(|b| b.interior).filter_map(|b| Some((b.lr, 1.0 - b.beta_star?))).collect();
+    let c_fit = flatter_runs::claims::c_at_two_thirds(&interior);
+    if let Some(c) = c_fit {
+        notes.push(format!(
+            "C of 1 − β* = C·η^(2/3) over the η with an interior β* (slope held at 2/3): {c:.3}; `cargo xtask advise` calibrates with it when C15 holds."
+        ));
+    }
     match &valley_summary {
         Some(v) => notes.push(format!(
             "Valley: 100% train accuracy after {} full-batch GD steps at η₀ = {} (test accuracy there {:.4}).",
@@ -419,6 +427,7 @@ pub fn run_with_data(
         beta_star,
         slope,
         slope_error,
+        c_fit,
     };
     summary.header.figures = write_figures(&summary, &traces, out).context("writing the MLP figures")?;
     write_json(&out.join("summary.json"), &summary)?;

@@ -97,6 +97,16 @@ fn smoke_scale_end_to_end_resume_and_shards() {
         }
     }
     assert_eq!(summary.beta_star.len(), scale.lrs.len());
+    // Each (η, β) ran once per run seed; the seeds draw different minibatches
+    // and flips (their training losses differ), and each point averages them.
+    assert!(scale.run_seeds.len() >= 2, "the smoke scale exercises seed averaging");
+    for b in &summary.beta_star {
+        assert!(b.points.iter().all(|p| p.seeds == scale.run_seeds.len()), "{b:?}");
+    }
+    let first = &scale.runs()[0];
+    let twin = scale.runs().into_iter().find(|r| r.lr == first.lr && r.beta == first.beta && r.seed != first.seed).unwrap();
+    let metrics = |id: &str| std::fs::read_to_string(out.path().join("runs").join(id).join("metrics.csv")).unwrap();
+    assert_ne!(metrics(&first.id), metrics(&twin.id), "two seeds of one (η, β) trained identically");
     assert_eq!(summary.header.criteria[0].id, "C15");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
     for key in ["experiment", "scale", "dataset", "criteria", "figures", "choices", "notes", "wall_seconds", "backend"] {
