@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
+use flatter_plots::{Figure, LegendPosition, PlotError, Scale as AxisScale, Series, render};
 
 use crate::claims::FigureRef;
 use crate::mlp::{EpochPoint, FAILED_ACC, GAMMA_THEORY, MlpRun, MlpSummary};
@@ -34,7 +34,9 @@ pub fn write_figures(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)],
 
 fn acc_vs_beta(summary: &MlpSummary) -> Figure {
     let mut fig = Figure::new("MLP on Fashion-MNIST: best test accuracy against 1 − β", "1 − β", "best test accuracy")
-        .scales(AxisScale::Log10, AxisScale::Linear);
+        .scales(AxisScale::Log10, AxisScale::Linear)
+        // The peaks are at the top; the low corner on the momentum-free side is empty.
+        .legend_at(LegendPosition::LowerRight);
     for (color, b) in summary.beta_star.iter().enumerate() {
         let mut ok: Vec<_> = b.points.iter().filter(|p| !p.failed).collect();
         ok.sort_by(|a, b| (1.0 - a.beta).total_cmp(&(1.0 - b.beta)));
@@ -72,8 +74,10 @@ fn beta_star_vs_lr(summary: &MlpSummary) -> Option<Figure> {
     let points: Vec<(f64, f64)> = used.iter().map(|b| (b.lr, 1.0 - b.beta_star.unwrap())).collect();
     // Error bars in log space mapped to a symmetric bar on the value: (1 − β*)·se.
     let errors: Vec<f64> = used.iter().map(|b| (1.0 - b.beta_star.unwrap()) * b.log_one_minus_beta_star_stderr.unwrap_or(0.0)).collect();
+    // 1 − β* rises with η: the upper left corner is empty.
     let mut fig = Figure::new("Optimal momentum against learning rate", "learning rate η", "1 − β*")
         .log_log()
+        .legend_at(LegendPosition::UpperLeft)
         .with_series(Series::markers("β* from the eq. (14) fit", points.clone()).with_errors(errors).with_color(0));
     let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.0), h.max(p.0)));
     let ends = [lo, hi];
@@ -92,7 +96,9 @@ fn acc_vs_epoch(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)]) -> F
     let mid = lrs[lrs.len() / 2];
     let seed = summary.config.run_seeds[0];
     let mut fig = Figure::new(format!("Test accuracy during training at η = {mid} (seed {seed})"), "epoch", "test accuracy")
-        .vline(summary.config.epochs_noisy as f64, "end of label noise");
+        .vline(summary.config.epochs_noisy as f64, "end of label noise")
+        // The noise-free plateau is at the top right; the dips of the noisy phase leave the low right empty.
+        .legend_at(LegendPosition::LowerRight);
     let mut at_mid: Vec<&(MlpRun, Vec<EpochPoint>)> =
         traces.iter().filter(|(r, _)| (r.lr - mid).abs() <= 1e-12 * mid && r.seed == seed).collect();
     at_mid.sort_by(|a, b| a.0.beta.total_cmp(&b.0.beta));
