@@ -19,6 +19,13 @@
 //! when it cannot `import torch`, the PyTorch column is skipped with a
 //! message, so the benchmark never needs torch (CI has none).
 //!
+//! Stacking: the experiment trains each (η, β, seed) alone. The issue asks
+//! for runs of several β to share one batched program where that is faster,
+//! so the benchmark also times `STACK` runs of the cpu-scale shape as one
+//! program (weights `[R, in, out]`, the minibatch shared, each run's own β in
+//! the heavy-ball rows update of `flatter::optim::heavy_ball_rows`) and
+//! prints its samples/s, summed over the runs, against one run at a time.
+//!
 //! `cargo bench -p flatter --bench mlp_throughput` (or `cargo xtask bench mlp`).
 
 use std::path::Path;
@@ -26,15 +33,18 @@ use std::process::Command;
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, Int, Tensor};
+use burn::tensor::activation::{log_softmax, relu, tanh};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use flatter::device::BackendKind;
 use flatter::models::uv::Activation;
 use flatter::models::{Mlp, MlpConfig};
-use flatter::optim::{ExpectedLoss, HeavyBallConfig, MomentumRule};
+use flatter::optim::{ExpectedLoss, HeavyBallConfig, MomentumRule, heavy_ball_rows};
 
 const WARMUP: usize = 10;
 const STEPS: usize = 20;
 const REPS: usize = 7;
+/// Runs in the stacked program (the cpu scale has 5 β per η).
+const STACK: usize = 5;
 
 struct Case {
     name: &'static str,
@@ -89,6 +99,69 @@ fn burn_throughput(case: &Case, device: &Device) -> f64 {
     rates[rates.len() / 2]
 }
 
+/// Median samples/s, summed over `runs`, of `runs` MLPs of `case` trained as
+/// one stacked program: per layer a weight `[R, in, out]` and a bias
+/// `[R, 1, out]` (uniform ±1/√in, like Burn's `Linear`), the minibatch shared
+/// by every run, cross-entropy summed over runs (so each run's gradient is its
+/// own), and the heavy-ball rows update with β from 0.5 to 0.9 across runs.
+fn stacked_throughput(case: &Case, runs: usize, device: &Device) -> f64 {
+    let plain = device.clone().without_autodiff();
+    plain.seed(0);
+    let dims = [784, case.width, case.width, case.width, case.width, case.width, 10];
+    let mut params: Vec<Tensor<3>> = Vec::new();
+    for l in 0..6 {
+        let bound = 1.0 / (dims[l] as f64).sqrt();
+        params.push(Tensor::<3>::random([runs, dims[l], dims[l + 1]], Distribution::Uniform(-bound, bound), &plain));
+        params.push(Tensor::<3>::random([runs, 1, dims[l + 1]], Distribution::Uniform(-bound, bound), &plain));
+    }
+    let mut momenta: Vec<Option<Tensor<3>>> = vec![None; params.len()];
+    let betas: Vec<f32> = (0..runs).map(|r| 0.5 + 0.4 * r as f32 / runs.max(2).saturating_sub(1) as f32).collect();
+    let beta = Tensor::<3>::from_data(TensorData::new(betas, [runs, 1, 1]), &plain);
+    let lr = Tensor::<3>::full([runs, 1, 1], 0.01, &plain);
+    let x = Tensor::<2>::random([case.batch, 784], Distribution::Normal(0.0, 1.0), &plain).unsqueeze::<3>().repeat_dim(0, runs);
+    let labels: Vec<usize> = (0..case.batch).map(|i| (i * 7) % 10).collect();
+    let onehot: Vec<f32> = labels.iter().flat_map(|&c| (0..10).map(move |k| if k == c { 1.0 } else { 0.0 })).collect();
+    let onehot = Tensor::<3>::from_data(TensorData::new(onehot, [1, case.batch, 10]), &plain);
+    let mut step = || {
+        let tracked: Vec<Tensor<3>> = params.iter().map(|p| p.clone().autodiff().require_grad()).collect();
+        let mut h = x.clone().autodiff();
+        for l in 0..6 {
+            h = h.matmul(tracked[2 * l].clone()) + tracked[2 * l + 1].clone();
+            h = match l {
+                0..=3 => relu(h),
+                4 => tanh(h),
+                _ => h,
+            };
+        }
+        let loss = log_softmax(h, 2).mul(onehot.clone().autodiff()).sum().neg().div_scalar(case.batch as f64);
+        let grads = loss.backward();
+        let mut next = Vec::with_capacity(params.len());
+        for ((param, tracked), momentum) in params.iter().zip(&tracked).zip(momenta.iter_mut()) {
+            let grad = tracked.grad(&grads).expect("every parameter gets a gradient");
+            let (p, m) = heavy_ball_rows(param.clone(), grad, momentum.take(), beta.clone(), lr.clone());
+            *momentum = Some(m);
+            next.push(p);
+        }
+        params = next;
+    };
+    for _ in 0..WARMUP {
+        step();
+    }
+    plain.sync().expect("sync");
+    let mut rates: Vec<f64> = (0..REPS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..STEPS {
+                step();
+            }
+            plain.sync().expect("sync");
+            (STEPS * case.batch * runs) as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
+}
+
 /// PyTorch's median samples/s, or why it was skipped.
 fn torch_throughput(case: &Case, threads: usize) -> Result<f64, String> {
     let python = std::env::var("FLATTER_TORCH_PYTHON").unwrap_or_else(|_| "python3".to_string());
@@ -128,6 +201,15 @@ fn main() {
             match &torch {
                 Ok(t) => println!("  {:<8} {:>12.0} samples/s   {:.2}x PyTorch", kind.name(), rate, rate / t),
                 Err(_) => println!("  {:<8} {:>12.0} samples/s", kind.name(), rate),
+            }
+            if case.width == CASES[0].width {
+                let stacked = stacked_throughput(case, STACK, &device);
+                println!(
+                    "  {:<8} {:>12.0} samples/s   {STACK} runs stacked in one program: {:.2}x one run at a time",
+                    kind.name(),
+                    stacked,
+                    stacked / rate
+                );
             }
         }
         println!();

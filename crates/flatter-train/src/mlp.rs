@@ -13,13 +13,13 @@
 //! - `summary.json`: fits and criteria, written last.
 //!
 //! Runs are trained on one worker thread per core, each run alone with the
-//! `ModuleOptimizer` + `HeavyBall` path. They are not stacked into one batched program as the UV
-//! sweep is: the stacked engine (`crate::stacked`) is written for full-batch
-//! regression with Gaussian target noise, and an MLP stack needs batched
-//! matmuls with per-run weights `[R, in, out]`, per-run minibatch orders and
-//! per-run label flips; at our widths a single run's step is already a few
-//! matmuls of useful size, so the gain would be the per-op overhead only. That
-//! is left for the speed work that `benches/mlp_throughput.rs` is the baseline of.
+//! `ModuleOptimizer` + `HeavyBall` path. They are not stacked into one batched
+//! program as the UV sweep is, because measured, stacking is not faster here:
+//! `benches/mlp_throughput.rs` times 5 cpu-scale MLPs as one program (weights
+//! `[R, in, out]`, the minibatch shared) against one at a time. On one thread
+//! per run, which is how this experiment runs them, flex gives 0.89× (25,225 vs
+//! 28,202 samples/s on the 2-core machine). Stacking only pays (1.51×) when one
+//! run is spread over both cores, and two independent workers already use both.
 
 use std::fmt::Write as _;
 use std::path::Path;
