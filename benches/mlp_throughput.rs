@@ -76,11 +76,17 @@ fn burn_throughput(case: &Case, device: &Device) -> f64 {
     let x = Tensor::<2>::random([case.batch, 784], Distribution::Normal(0.0, 1.0), device);
     let y: Tensor<1, Int> = Tensor::<1>::random([case.batch], Distribution::Uniform(0.0, 9.999), device).int();
     let loss_fn = ExpectedLoss::hard(10).unwrap();
-    let mut step = || {
+    median_rate(device, case.batch, || {
         let loss = loss_fn.loss(model.forward(x.clone()), y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(0.01, model.clone(), grads);
-    };
+    })
+}
+
+/// Median samples/s of `step` (which trains on `samples_per_step` samples)
+/// over `REPS` blocks of `STEPS` steps, after `WARMUP` steps; `device` is
+/// synchronised around every block.
+fn median_rate(device: &Device, samples_per_step: usize, mut step: impl FnMut()) -> f64 {
     for _ in 0..WARMUP {
         step();
     }
@@ -92,7 +98,7 @@ fn burn_throughput(case: &Case, device: &Device) -> f64 {
                 step();
             }
             device.sync().expect("sync");
-            (STEPS * case.batch) as f64 / start.elapsed().as_secs_f64()
+            (STEPS * samples_per_step) as f64 / start.elapsed().as_secs_f64()
         })
         .collect();
     rates.sort_by(f64::total_cmp);
@@ -122,7 +128,7 @@ fn stacked_throughput(case: &Case, runs: usize, device: &Device) -> f64 {
     let labels: Vec<usize> = (0..case.batch).map(|i| (i * 7) % 10).collect();
     let onehot: Vec<f32> = labels.iter().flat_map(|&c| (0..10).map(move |k| if k == c { 1.0 } else { 0.0 })).collect();
     let onehot = Tensor::<3>::from_data(TensorData::new(onehot, [1, case.batch, 10]), &plain);
-    let mut step = || {
+    median_rate(&plain, case.batch * runs, || {
         let tracked: Vec<Tensor<3>> = params.iter().map(|p| p.clone().autodiff().require_grad()).collect();
         let mut h = x.clone().autodiff();
         for l in 0..6 {
@@ -143,23 +149,7 @@ fn stacked_throughput(case: &Case, runs: usize, device: &Device) -> f64 {
             next.push(p);
         }
         params = next;
-    };
-    for _ in 0..WARMUP {
-        step();
-    }
-    plain.sync().expect("sync");
-    let mut rates: Vec<f64> = (0..REPS)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..STEPS {
-                step();
-            }
-            plain.sync().expect("sync");
-            (STEPS * case.batch * runs) as f64 / start.elapsed().as_secs_f64()
-        })
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates[rates.len() / 2]
+    })
 }
 
 /// PyTorch's median samples/s, or why it was skipped.

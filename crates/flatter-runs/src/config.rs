@@ -61,6 +61,40 @@ pub trait ExperimentFile: DeserializeOwned {
     }
 }
 
+/// Declares an experiment file: `$file` (with `smoke`, `cpu` and `paper`
+/// fields of type `$table`) implements [`ExperimentFile`], `$table`
+/// implements [`ScaleTable`] through its inherent `validate`, and `$file` gets
+/// `load(path)` (read and validate every table) and `scale(scale)`.
+macro_rules! experiment_file {
+    ($file:ty, $table:ty) => {
+        impl $crate::config::ExperimentFile for $file {
+            type Table = $table;
+            fn tables(&self) -> [&$table; 3] {
+                [&self.smoke, &self.cpu, &self.paper]
+            }
+        }
+
+        impl $crate::config::ScaleTable for $table {
+            fn validate(&self) -> Result<(), $crate::config::Invalid> {
+                <$table>::validate(self)
+            }
+        }
+
+        impl $file {
+            /// Reads and validates the experiment file.
+            pub fn load(path: &std::path::Path) -> Result<Self, $crate::config::ConfigError> {
+                $crate::config::load(path)
+            }
+
+            /// The table of one scale.
+            pub fn scale(&self, scale: $crate::scale::Scale) -> &$table {
+                <Self as $crate::config::ExperimentFile>::table(self, scale)
+            }
+        }
+    };
+}
+pub(crate) use experiment_file;
+
 /// Reads `path` and validates every scale's table.
 pub fn load<E: ExperimentFile>(path: &Path) -> Result<E, ConfigError> {
     let exp: E = read_toml(path)?;

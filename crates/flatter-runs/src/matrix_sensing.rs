@@ -13,7 +13,6 @@
 //! 3. Double descent: label-noise runs from a random initialisation at large
 //!    β, where the test error (eq. 13) dips, peaks and falls again.
 
-use std::path::Path;
 
 use flatter_theory::fit::argmin_parabola;
 use flatter_theory::matrix_sensing::MsProblem;
@@ -25,7 +24,7 @@ use crate::plan::Job;
 use crate::scale::Scale;
 use crate::claims::SummaryHeader;
 pub use crate::config::ConfigError;
-use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
+use crate::config::{Invalid, require};
 
 /// One scale of the experiment. Every value that matters is here.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,18 +96,6 @@ pub struct MsExperiment {
     pub paper: MsScale,
 }
 
-
-impl MsExperiment {
-    /// Reads and validates the experiment file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        crate::config::load(path)
-    }
-
-    /// The table of one scale.
-    pub fn scale(&self, scale: Scale) -> &MsScale {
-        self.table(scale)
-    }
-}
 
 
 fn positive(xs: &[f64]) -> bool {
@@ -667,15 +654,4 @@ mod tests {
     }
 }
 
-impl ExperimentFile for MsExperiment {
-    type Table = MsScale;
-    fn tables(&self) -> [&MsScale; 3] {
-        [&self.smoke, &self.cpu, &self.paper]
-    }
-}
-
-impl ScaleTable for MsScale {
-    fn validate(&self) -> Result<(), Invalid> {
-        MsScale::validate(self)
-    }
-}
+crate::config::experiment_file!(MsExperiment, MsScale);

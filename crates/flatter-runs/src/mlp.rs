@@ -9,16 +9,14 @@
 //! score against log(1 − β) is fitted with a parabola (eq. 14) whose vertex is
 //! β*(η); the slope of log(1 − β*) against log η is then compared with 2/3.
 
-use std::path::Path;
 
 use flatter_theory::fit::{fit_beta_star, linear_fit};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Job;
-use crate::scale::Scale;
 use crate::claims::SummaryHeader;
 pub use crate::config::ConfigError;
-use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
+use crate::config::{Invalid, require};
 use crate::uv::Criterion;
 
 /// The exponent the theory predicts for 1 − β* ∝ η^γ.
@@ -120,18 +118,6 @@ pub struct MlpExperiment {
     pub cpu: MlpScale,
     /// The paper's scale.
     pub paper: MlpScale,
-}
-
-impl MlpExperiment {
-    /// Reads and validates the experiment file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        crate::config::load(path)
-    }
-
-    /// The table of one scale.
-    pub fn scale(&self, scale: Scale) -> &MlpScale {
-        self.table(scale)
-    }
 }
 
 
@@ -388,11 +374,10 @@ pub fn fit_beta_star_at(lr: f64, points: &[GridPoint], half_width: usize) -> Bet
     // The peak against the window's ends: best − (first + last)/2, and its
     // standard error from the seeds (the three means are independent).
     let (first, last, top) = (window[0], window[window.len() - 1], ok[best]);
-    out.peak_height = Some(top.score - 0.5 * (first.score + last.score));
+    let height = top.score - 0.5 * (first.score + last.score);
+    out.peak_height = Some(height);
     out.peak_sigma = match (top.stderr, first.stderr, last.stderr) {
-        (Some(t), Some(f), Some(l)) if t.hypot(0.5 * f.hypot(l)) > 0.0 => {
-            out.peak_height.map(|h| h / t.hypot(0.5 * f.hypot(l)))
-        }
+        (Some(t), Some(f), Some(l)) => Some(t.hypot(0.5 * f.hypot(l))).filter(|&se| se > 0.0).map(|se| height / se),
         _ => None,
     };
     match fit_beta_star(&betas, &accs) {
@@ -477,9 +462,25 @@ pub struct MlpSummary {
     pub slope_error: Option<String>,
 }
 
-/// Fits β*(η) for every η and the slope, and checks PAPER.md §9 row 15.
-/// Returns (per-η fits, slope, slope error, criteria, notes).
-pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> (Vec<BetaStarAtLr>, Option<SlopeFit>, Option<String>, Vec<Criterion>, Vec<String>) {
+/// What [`analyse`] finds: the fields of [`MlpSummary`] that come from the runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MlpAnalysis {
+    /// The eq. (14) fit per η.
+    pub beta_star: Vec<BetaStarAtLr>,
+    /// The slope fit, when ≥ 3 η have an interior β*.
+    pub slope: Option<SlopeFit>,
+    /// Why there is no slope, if there is none.
+    pub slope_error: Option<String>,
+    /// C of 1 − β* = C·η^(2/3) over the η with an interior β*.
+    pub c_fit: Option<f64>,
+    /// C15.
+    pub criteria: Vec<Criterion>,
+    /// What the summary says in words.
+    pub notes: Vec<String>,
+}
+
+/// Fits β*(η) for every η, the slope and C, and checks PAPER.md §9 row 15.
+pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> MlpAnalysis {
     let mut per_lr = Vec::new();
     let mut notes = Vec::new();
     for &lr in &scale.lrs {
@@ -555,7 +556,14 @@ pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> (Vec<BetaStarAtLr>, 
         (None, Some(e)) => notes.push(format!("No slope: {e}.")),
         _ => {}
     }
-    (per_lr, slope, slope_error, vec![criterion], notes)
+    let interior: Vec<(f64, f64)> = per_lr.iter().filter(|b| b.interior).filter_map(|b| Some((b.lr, 1.0 - b.beta_star?))).collect();
+    let c_fit = crate::claims::c_at_two_thirds(&interior);
+    if let Some(c) = c_fit {
+        notes.push(format!(
+            "C of 1 − β* = C·η^(2/3) over the η with an interior β* (slope held at 2/3): {c:.3}; `cargo xtask advise` calibrates with it when C15 holds."
+        ));
+    }
+    MlpAnalysis { beta_star: per_lr, slope, slope_error, c_fit, criteria: vec![criterion], notes }
 }
 
 #[cfg(test)]
@@ -645,7 +653,7 @@ mod tests {
                 summary(run, acc, false)
             })
             .collect();
-        let (per_lr, slope, _, criteria, _) = analyse(&scale, &runs);
+        let MlpAnalysis { beta_star: per_lr, slope, criteria, .. } = analyse(&scale, &runs);
         assert!(per_lr.iter().all(|b| b.interior));
         let slope = slope.unwrap();
         assert!((slope.slope - GAMMA_THEORY).abs() < 1e-9, "{slope:?}");
@@ -678,7 +686,7 @@ mod tests {
                 summary(r.clone(), curve + noise, failed)
             })
             .collect();
-        let (per_lr, slope, _, _, notes) = analyse(&scale, &summaries);
+        let MlpAnalysis { beta_star: per_lr, slope, notes, .. } = analyse(&scale, &summaries);
         for b in &per_lr {
             assert!(b.interior, "{b:?}");
             for p in &b.points {
@@ -711,15 +719,4 @@ mod tests {
     }
 }
 
-impl ExperimentFile for MlpExperiment {
-    type Table = MlpScale;
-    fn tables(&self) -> [&MlpScale; 3] {
-        [&self.smoke, &self.cpu, &self.paper]
-    }
-}
-
-impl ScaleTable for MlpScale {
-    fn validate(&self) -> Result<(), Invalid> {
-        MlpScale::validate(self)
-    }
-}
+crate::config::experiment_file!(MlpExperiment, MlpScale);

@@ -11,7 +11,6 @@
 //! test accuracy against log(1 − β); 1 − β* against η should have slope 2/3.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use flatter_theory::fit::{BetaStarFit, fit_beta_star, power_law_fit};
 use serde::{Deserialize, Serialize};
@@ -19,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use crate::scale::Scale;
 use crate::claims::SummaryHeader;
 pub use crate::config::ConfigError;
-use crate::config::{ExperimentFile, Invalid, ScaleTable};
 pub use crate::claims::{Criterion, FigureRef};
 use crate::plan::Job;
 
@@ -145,16 +143,6 @@ pub struct ResnetExperiment {
 
 
 impl ResnetExperiment {
-    /// Reads and validates the experiment file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        crate::config::load(path)
-    }
-
-    /// The table of one scale.
-    pub fn scale(&self, scale: Scale) -> &ResnetScale {
-        self.table(scale)
-    }
-
     /// The notes of one scale.
     pub fn notes(&self, scale: Scale) -> Vec<String> {
         self.notes.get(scale.name()).cloned().unwrap_or_default()
@@ -633,7 +621,7 @@ mod tests {
     }
 
     fn experiment() -> ResnetExperiment {
-        ResnetExperiment::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/resnet-cifar.toml"))).unwrap()
+        ResnetExperiment::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/resnet-cifar.toml"))).unwrap()
     }
 
     #[test]
@@ -653,15 +641,4 @@ mod tests {
     }
 }
 
-impl ExperimentFile for ResnetExperiment {
-    type Table = ResnetScale;
-    fn tables(&self) -> [&ResnetScale; 3] {
-        [&self.smoke, &self.cpu, &self.paper]
-    }
-}
-
-impl ScaleTable for ResnetScale {
-    fn validate(&self) -> Result<(), Invalid> {
-        ResnetScale::validate(self)
-    }
-}
+crate::config::experiment_file!(ResnetExperiment, ResnetScale);

@@ -9,7 +9,6 @@
 //! at max(γ, 2 − 2γ), minimised at γ = 2/3.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use flatter_theory::fit::{DecayFit, WindowRule, argmin_parabola, decay_time_fit, power_law_fit};
 use flatter_theory::sim::UvInit;
@@ -21,7 +20,7 @@ use crate::plan::Job;
 use crate::scale::Scale;
 use crate::claims::SummaryHeader;
 pub use crate::config::ConfigError;
-use crate::config::{ExperimentFile, Invalid, ScaleTable, require};
+use crate::config::{Invalid, require};
 
 /// The loss normalisation: L = (1/2n) Σ (f − y)², so κ = 1 (PAPER.md §5.3).
 pub const KAPPA: f64 = 1.0;
@@ -117,18 +116,6 @@ pub struct UvExperiment {
     pub paper: UvScale,
 }
 
-
-impl UvExperiment {
-    /// Reads and validates the experiment file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        crate::config::load(path)
-    }
-
-    /// The table of one scale.
-    pub fn scale(&self, scale: Scale) -> &UvScale {
-        self.table(scale)
-    }
-}
 
 
 fn all_finite(xs: &[f64]) -> bool {
@@ -674,15 +661,4 @@ mod tests {
     }
 }
 
-impl ExperimentFile for UvExperiment {
-    type Table = UvScale;
-    fn tables(&self) -> [&UvScale; 3] {
-        [&self.smoke, &self.cpu, &self.paper]
-    }
-}
-
-impl ScaleTable for UvScale {
-    fn validate(&self) -> Result<(), Invalid> {
-        UvScale::validate(self)
-    }
-}
+crate::config::experiment_file!(UvExperiment, UvScale);

@@ -39,7 +39,7 @@ use flatter_runs::Scale;
 use flatter_runs::claims::SummaryHeader;
 use flatter_runs::io::{read_json, write_atomic, write_json};
 use flatter_runs::mlp::{
-    CleanLoss, EpochPoint, MlpExperiment, MlpRun, MlpRunSummary, MlpScale, MlpSummary, Nonlinearity, ValleySummary, analyse,
+    CleanLoss, EpochPoint, MlpAnalysis, MlpExperiment, MlpRun, MlpRunSummary, MlpScale, MlpSummary, Nonlinearity, ValleySummary, analyse,
 };
 use flatter_runs::plan::{all_complete, prepare_out, read_summaries, run_dir, select, validate_jobs};
 use flatter_runs::mlp_figures::write_figures;
@@ -392,15 +392,7 @@ pub fn run_with_data(
         })
         .collect();
     let valley_summary = read_json::<ValleyFile>(&out.join("setup").join("valley.json")).ok().map(|f| f.summary);
-    let (beta_star, slope, slope_error, criteria, mut notes) = analyse(scale, &results);
-    let interior: Vec<(f64, f64)> =
-        beta_star.iter().filter(|b| b.interior).filter_map(|b| Some((b.lr, 1.0 - b.beta_star?))).collect();
-    let c_fit = flatter_runs::claims::c_at_two_thirds(&interior);
-    if let Some(c) = c_fit {
-        notes.push(format!(
-            "C of 1 − β* = C·η^(2/3) over the η with an interior β* (slope held at 2/3): {c:.3}; `cargo xtask advise` calibrates with it when C15 holds."
-        ));
-    }
+    let MlpAnalysis { beta_star, slope, slope_error, c_fit, criteria, mut notes } = analyse(scale, &results);
     match &valley_summary {
         Some(v) => notes.push(format!(
             "Valley: 100% train accuracy after {} full-batch GD steps at η₀ = {} (test accuracy there {:.4}).",
