@@ -1,7 +1,7 @@
 //! MLP training throughput (samples/s) on each compiled CPU backend, against
 //! the same model, batch and thread count in PyTorch on the same machine.
 //!
-//! The model is the experiment's own `flatter_models::mlp::Mlp` (6 linear
+//! The model is the experiment's own `flatter_experiments::mlp::model::Mlp` (6 linear
 //! layers, ReLU after 1–4, tanh after 5) at two sizes: the `cpu` scale of
 //! `experiments/mlp-fashion.toml` (widths 128, batch 50) and a paper-sized
 //! one (widths 512, batch 128). One step is forward, cross-entropy, backward
@@ -36,8 +36,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::activation::{log_softmax, relu, tanh};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use flatter::device::BackendKind;
-use flatter::models::uv::Activation;
-use flatter::models::{Mlp, MlpConfig};
+use flatter::experiments::harness::Activation;
+use flatter::experiments::mlp::model::{Mlp, MlpConfig};
 use flatter::optim::{ExpectedLoss, HeavyBallConfig, MomentumRule, heavy_ball_rows};
 
 const WARMUP: usize = 10;

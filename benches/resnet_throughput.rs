@@ -19,7 +19,7 @@ use std::time::Instant;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use flatter::device::BackendKind;
-use flatter::models::resnet::ResNetConfig;
+use flatter::experiments::resnet::model::ResNetConfig;
 use flatter::optim::{ExpectedLoss, HeavyBallConfig, MomentumRule};
 
 fn env_usize(key: &str, default: usize) -> usize {

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use flatter::device::BackendKind;
-use flatter::runs::Scale;
-use flatter::runs::matrix_sensing::MsExperiment;
+use flatter::experiments::harness::{claims, run_loaded};
+use flatter::experiments::matrix_sensing::{MsExp, MsExperiment};
+use flatter::experiments::{Invocation, Scale};
 
 /// Matrix sensing: the optimal momentum and its C against the bound.
 #[derive(Parser, Debug)]
@@ -29,8 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let exp = MsExperiment::load(&args.config)?;
     let backend = BackendKind::from_env()?;
-    let opts = flatter::train::experiment::Options { progress: true, ..Default::default() };
-    let summary = flatter::train::matrix_sensing::run(args.scale, &exp, backend, &args.out, opts)?
+    let mut inv = Invocation::new(args.scale, &args.out, backend.name());
+    inv.opts.progress = true;
+    let summary = run_loaded::<MsExp>(&exp, &inv)?
         .complete()
         .expect("an unsharded run completes every run");
     for c in &summary.curves_mean {
@@ -38,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("η = {}: fastest 1 − β* = {star}", c.lr);
     }
     println!("C_opt = {:?}, eq. (135) bound = {:.4}", summary.c_opt, summary.c_bound);
-    print!("{}", flatter::train::matrix_sensing::criteria_table(&summary));
+    print!("{}", claims::table(&summary.header.criteria));
     println!("figures and per-run results in {}", args.out.display());
     Ok(())
 }

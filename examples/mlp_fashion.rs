@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use flatter::device::BackendKind;
-use flatter::runs::Scale;
-use flatter::runs::mlp::{GAMMA_THEORY, MlpExperiment, MlpRun};
-use flatter::train::mlp::{load_data, train_run, valley};
+use flatter::experiments::Scale;
+use flatter::experiments::mlp::{GAMMA_OPT, MlpExperiment, MlpRun};
+use flatter::experiments::mlp::train::{load_data, train_run, valley};
 use indicatif::ProgressBar;
 
 /// A single (η, β) run of the MLP on Fashion-MNIST.
@@ -50,8 +50,8 @@ fn main() -> anyhow::Result<()> {
     println!("{}", data.description);
     let (model, v) = valley(scale, &data, backend, &args.out, false, &ProgressBar::new(scale.valley_max_epochs))?;
     println!("valley: 100% train accuracy after {} GD steps, test accuracy {:.4}", v.epochs, v.test_acc);
-    let beta = args.beta.unwrap_or(1.0 - scale.rule_c * args.lr.powf(GAMMA_THEORY));
-    let rule_factor = (1.0 - beta) / (scale.rule_c * args.lr.powf(GAMMA_THEORY));
+    let beta = args.beta.unwrap_or(1.0 - scale.rule_c * args.lr.powf(GAMMA_OPT));
+    let rule_factor = (1.0 - beta) / (scale.rule_c * args.lr.powf(GAMMA_OPT));
     let seed = args.seed.unwrap_or(scale.run_seeds[0]);
     let run = MlpRun { id: "example".into(), lr: args.lr, beta, rule_factor, on_rule: (rule_factor - 1.0).abs() < 1e-9, seed };
     let bar = ProgressBar::new(scale.epochs_noisy + scale.epochs_clean);

@@ -12,10 +12,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use flatter::device::BackendKind;
-use flatter::runs::Scale;
-use flatter::runs::resnet::ResnetExperiment;
-use flatter::train::experiment::{Options, Outcome};
-use flatter::train::resnet::Extra;
+use flatter::experiments::harness::run_loaded;
+use flatter::experiments::resnet::{ResnetExp, ResnetExperiment};
+use flatter::experiments::{Invocation, Outcome, Scale};
 
 /// Fig. 2, one grid point: ResNet-18, label noise p = 0.2, heavy-ball momentum on the scaling law.
 #[derive(Parser, Debug)]
@@ -57,9 +56,10 @@ fn main() -> anyhow::Result<()> {
         args.scale.name().to_string(),
         vec!["A single grid point (examples/resnet_cifar.rs): no β* and no slope can be fitted.".to_string()],
     );
-    let opts = Options { progress: true, ..Options::default() };
-    let extra = Extra { data_dir: args.data_dir, stop_after_steps: None };
-    let Outcome::Complete(summary) = flatter::train::resnet::run(args.scale, &exp, backend, &args.out, opts, &extra)? else {
+    let mut inv = Invocation::new(args.scale, &args.out, backend.name());
+    inv.opts.progress = true;
+    inv.data_dir = args.data_dir;
+    let Outcome::Complete(summary) = run_loaded::<ResnetExp>(&exp, &inv)? else {
         anyhow::bail!("the run did not complete");
     };
     let run = &summary.runs[0];

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use flatter::device::BackendKind;
-use flatter::runs::Scale;
-use flatter::runs::uv::UvExperiment;
+use flatter::experiments::harness::{claims, run_loaded};
+use flatter::experiments::uv::{UvExp, UvExperiment};
+use flatter::experiments::{Invocation, Scale};
 
 /// Fig. 1: how fast label-noise SGD with momentum 1 − β = Cη^γ drifts to the flattest minimum.
 #[derive(Parser, Debug)]
@@ -29,12 +30,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let exp = UvExperiment::load(&args.config)?;
     let backend = BackendKind::from_env()?;
-    let opts = flatter::train::experiment::Options { progress: true, ..Default::default() };
-    let summary = flatter::train::uv::run(args.scale, &exp, backend, &args.out, opts)?
+    let mut inv = Invocation::new(args.scale, &args.out, backend.name());
+    inv.opts.progress = true;
+    let summary = run_loaded::<UvExp>(&exp, &inv)?
         .complete()
         .expect("an unsharded run completes every run");
     println!("{} runs, {} fitted, {:.1} s on {backend}; C* = {:.4}", summary.runs, summary.runs_fitted, summary.header.wall_seconds, summary.c_star);
-    print!("{}", flatter::train::uv::criteria_table(&summary));
+    print!("{}", claims::table(&summary.header.criteria));
     println!("figures and per-run results in {}", args.out.display());
     Ok(())
 }

@@ -8,6 +8,4 @@
 pub use flatter_device as device;
 pub use flatter_optim as optim;
 pub use flatter_theory as theory;
-pub use flatter_models as models;
-pub use flatter_runs as runs;
-pub use flatter_train as train;
+pub use flatter_experiments as experiments;

@@ -112,10 +112,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// In-process, through flatter-experiments built without its `train`
+    /// feature: the report is a function of the results directory, so it
+    /// needs no Burn build. Experiments whose runs are all on disk but that
+    /// lack a summary (shards merged from elsewhere) are analysed first.
     pub fn run(self) -> anyhow::Result<()> {
-        experiment_binary(false, "report", |cmd| {
-            cmd.arg("--experiments").arg(project_root().join("experiments")).arg("--out").arg(absolute(&self.out));
-        })
+        // The header's backend of a merged summary: what the shards were told to use.
+        let backend = std::env::var("FLATTER_BACKEND").unwrap_or_else(|_| "flex".to_string());
+        let (accounts, written) = flatter_experiments::report(&absolute(&self.out), &project_root().join("experiments"), &backend)?;
+        for a in accounts {
+            println!("{a}");
+        }
+        print!("{}", written.terminal());
+        Ok(())
     }
 }
 
@@ -140,7 +149,7 @@ fn run_flags(cmd: &mut std::process::Command, args: &RunArgs) {
 
 /// Builds `flatter-experiment` in the release profile and runs `subcommand`.
 fn experiment_binary(wgpu: bool, subcommand: &str, configure: impl FnOnce(&mut std::process::Command)) -> anyhow::Result<()> {
-    let mut args = vec!["run", "--release", "-p", "flatter-train", "--bin", "flatter-experiment"];
+    let mut args = vec!["run", "--release", "-p", "flatter-experiments", "--bin", "flatter-experiment"];
     if wgpu {
         args.extend(["--features", "wgpu"]);
     }
@@ -214,7 +223,14 @@ impl Test {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             cmd.env("XDG_RUNTIME_DIR", dir);
         }
-        crate::util::run(cmd)
+        crate::util::run(cmd)?;
+        // The analysis boundary: flatter-experiments must build, and its
+        // analysis tests pass, without the `train` feature (so without Burn).
+        let mut light = cargo(&["test", "--release", "-p", "flatter-experiments", "--no-default-features", "--lib"]);
+        if !self.rest.is_empty() {
+            light.arg("--").args(&self.rest);
+        }
+        crate::util::run(light)
     }
 }
 

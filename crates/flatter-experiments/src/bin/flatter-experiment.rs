@@ -1,0 +1,170 @@
+//! `flatter-experiment`: runs experiments into results directories, and
+//! writes the report. `cargo xtask reproduce` and `reproduce-all` spawn it in
+//! the release profile. The experiments it knows are
+//! `flatter_experiments::REGISTRY`; nothing here names one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use flatter_device::BackendKind;
+use flatter_experiments::harness::plan::Shard;
+use flatter_experiments::{Invocation, Options, REGISTRY, Scale};
+
+/// Run flatter's experiments, resumably and shardably, and write the report.
+#[derive(Parser, Debug)]
+#[command(version, about, after_help = experiments_help())]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn experiments_help() -> String {
+    let mut s = String::from("Experiments:\n");
+    for e in &REGISTRY {
+        s += &format!("  {:<16} {}\n", e.name, e.about);
+    }
+    s
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One experiment into one results directory (see the list below).
+    Run(One),
+    /// Every experiment (or `--only` some) at one scale into `<out>/<experiment>/`, then the report.
+    All(All),
+    /// Analyse whatever is complete under `<out>` (merging shards) and write
+    /// `<out>/REPORT.md` and `<out>/claims.json`.
+    Report(Report),
+}
+
+#[derive(Args, Debug, Clone)]
+struct RunFlags {
+    /// smoke (seconds), cpu (minutes on 2 cores) or paper.
+    #[arg(long, default_value = "cpu")]
+    scale: Scale,
+    /// flex, ndarray or wgpu (default: FLATTER_BACKEND, else the fastest compiled CPU backend).
+    #[arg(long)]
+    backend: Option<BackendKind>,
+    /// Train only shard i of n (1-based), e.g. `--shard 2/8`: a deterministic
+    /// 1/n of the jobs. Run `report` once every shard is done.
+    #[arg(long)]
+    shard: Option<Shard>,
+    /// Retrain runs that are already complete (and, if the config changed,
+    /// discard the old results).
+    #[arg(long)]
+    force: bool,
+    /// Hide the progress bars.
+    #[arg(long)]
+    quiet: bool,
+    /// The directory with the datasets' files, for the experiments that read
+    /// one (default: FLATTER_DATA_DIR, the user cache, then, for
+    /// Fashion-MNIST, Debian's /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct One {
+    /// The experiment's name.
+    #[arg(value_parser = REGISTRY.map(|e| e.name))]
+    experiment: String,
+    /// The experiment file (default: experiments/<experiment>.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The results directory of this experiment.
+    #[arg(long)]
+    out: PathBuf,
+    /// Train nothing: analyse the complete runs on disk (e.g. after shards ran elsewhere).
+    #[arg(long)]
+    analyse_only: bool,
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+#[derive(Args, Debug)]
+struct All {
+    /// The directory of the experiment files (`<name>.toml`).
+    #[arg(long, default_value = "experiments")]
+    experiments: PathBuf,
+    /// The results root; each experiment writes `<out>/<name>/`.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Only these experiments (repeatable).
+    #[arg(long, value_parser = REGISTRY.map(|e| e.name))]
+    only: Vec<String>,
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+#[derive(Args, Debug)]
+struct Report {
+    /// The results root.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// The directory of the experiment files (to analyse merged shards).
+    #[arg(long, default_value = "experiments")]
+    experiments: PathBuf,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn invocation(flags: &RunFlags, out: PathBuf, analyse_only: bool) -> anyhow::Result<Invocation> {
+    let backend = match flags.backend {
+        Some(b) => b,
+        None => BackendKind::from_env()?,
+    };
+    Ok(Invocation {
+        scale: flags.scale,
+        out,
+        opts: Options { shard: flags.shard, force: flags.force, analyse_only, progress: !flags.quiet },
+        backend: backend.name().to_string(),
+        data_dir: flags.data_dir.clone(),
+        stop_after_steps: None,
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(args) => {
+            let entry = flatter_experiments::find(&args.experiment)?;
+            let config = args.config.unwrap_or_else(|| PathBuf::from("experiments").join(format!("{}.toml", entry.name)));
+            let inv = invocation(&args.flags, args.out, args.analyse_only)?;
+            println!("{}", (entry.run)(&config, &inv)?);
+            Ok(())
+        }
+        Command::All(args) => {
+            let chosen: Vec<_> = REGISTRY.iter().filter(|e| args.only.is_empty() || args.only.iter().any(|o| o == e.name)).collect();
+            let start = Instant::now();
+            for (i, entry) in chosen.iter().enumerate() {
+                eprintln!("[{}/{}] {} ({}, {:.0} s so far)", i + 1, chosen.len(), entry.name, args.flags.scale, start.elapsed().as_secs_f64());
+                let config = args.experiments.join(format!("{}.toml", entry.name));
+                let inv = invocation(&args.flags, args.out.join(entry.name), false)?;
+                let line = (entry.run)(&config, &inv).with_context(|| format!("experiment {}", entry.name))?;
+                println!("{line}");
+            }
+            let written = flatter_experiments::harness::report::write_report(&args.out)?;
+            print!("{}", written.terminal());
+            println!("({:.0} s in all)", start.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Report(args) => {
+            let (accounts, written) = flatter_experiments::report(&args.out, &args.experiments, BackendKind::from_env()?.name())?;
+            for a in accounts {
+                println!("{a}");
+            }
+            print!("{}", written.terminal());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The eq. (14) fit of β*(η), and the slope of log(1 − β*) against log η:
+//! one fitter with one policy for every experiment that measures the slope
+//! (the MLP's C15 and ResNet's C12).
+//!
+//! The policy, stated once:
+//! - a grid point is one β at one η, its score averaged over the seeds; a
+//!   point where any seed failed is left out;
+//! - at each η, eq. (14), acc = a − b·(log(1 − β) − log(1 − β*))², is fitted
+//!   as a parabola in log(1 − β) to the best point and `half_width`
+//!   neighbours on each side (the window shifted inside the grid);
+//! - β* counts only when it is *interior*: strictly inside the fitted β
+//!   range; an extrapolated vertex is reported, flagged, and never used;
+//! - the slope is the least-squares line of log(1 − β*) against log η over the
+//!   interior η, and needs 3 of them; C of 1 − β* = C·η^(2/3) is fitted over
+//!   the same η with the slope held at 2/3 ([`c_at_two_thirds`]).
+
+use flatter_theory::fit::{fit_beta_star, linear_fit};
+use serde::{Deserialize, Serialize};
+
+use crate::harness::GAMMA_OPT;
+
+/// One β at one η: its runs over the seeds, reduced to a score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GridPoint {
+    /// β.
+    pub beta: f64,
+    /// The mean over the seeds of the run's score (e.g. best test accuracy).
+    pub score: f64,
+    /// The standard error of that mean (sample standard deviation / √n); None with one seed.
+    pub stderr: Option<f64>,
+    /// How many seeds ran.
+    pub seeds: usize,
+    /// Whether any seed's run failed (diverged or collapsed): the point sits
+    /// at or beyond the stability edge and is left out of the fit.
+    pub failed: bool,
+}
+
+impl GridPoint {
+    /// The point of one β from its seeds' scores: their mean and the
+    /// standard error of that mean (sample standard deviation / √n, None with
+    /// one seed). `failed` leaves it out of the fit.
+    pub fn of_seeds(beta: f64, scores: &[f64], failed: bool) -> GridPoint {
+        let n = scores.len();
+        let score = scores.iter().sum::<f64>() / n.max(1) as f64;
+        let stderr = (n >= 2).then(|| {
+            let var = scores.iter().map(|s| (s - score).powi(2)).sum::<f64>() / (n - 1) as f64;
+            (var / n as f64).sqrt()
+        });
+        GridPoint { beta, score, stderr, seeds: n, failed: failed || n == 0 || !score.is_finite() }
+    }
+}
+
+/// The fit of eq. (14) at one η.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BetaStarAtLr {
+    /// η.
+    pub lr: f64,
+    /// Every β at this η, increasing.
+    pub points: Vec<GridPoint>,
+    /// The β values the parabola was fitted on.
+    pub fitted_betas: Vec<f64>,
+    /// β*, when the fit has a maximum.
+    pub beta_star: Option<f64>,
+    /// log(1 − β*), with its standard error (delta method).
+    pub log_one_minus_beta_star: Option<f64>,
+    /// Standard error of log(1 − β*).
+    pub log_one_minus_beta_star_stderr: Option<f64>,
+    /// The fitted parabola in x = log(1 − β): acc = a x² + b x + c.
+    pub parabola: Option<[f64; 3]>,
+    /// Whether β* lies strictly inside the fitted β range (only those enter the slope).
+    pub interior: bool,
+    /// How far the best score stands above the mean of the fit window's two
+    /// end points, in accuracy (the height of the peak the parabola describes).
+    pub peak_height: Option<f64>,
+    /// That height in units of its standard error (from the seeds); None with
+    /// one seed. Below about 2 the peak is not distinguishable from seed noise.
+    pub peak_sigma: Option<f64>,
+    /// Why there is no usable β*, if there is none.
+    pub error: Option<String>,
+}
+
+/// Fits eq. (14) at one η: a parabola in log(1 − β) through the best score
+/// and `half_width` neighbours on each side, failed runs excluded.
+///
+/// β* is "interior" when it lies strictly between the smallest and largest
+/// fitted β, i.e. the data bracket a peak.
+pub fn fit_beta_star_at(lr: f64, points: &[GridPoint], half_width: usize) -> BetaStarAtLr {
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| a.beta.total_cmp(&b.beta));
+    let ok: Vec<&GridPoint> = sorted.iter().filter(|p| !p.failed && p.score.is_finite()).collect();
+    let mut out = BetaStarAtLr {
+        lr,
+        points: sorted.clone(),
+        fitted_betas: Vec::new(),
+        beta_star: None,
+        log_one_minus_beta_star: None,
+        log_one_minus_beta_star_stderr: None,
+        parabola: None,
+        interior: false,
+        peak_height: None,
+        peak_sigma: None,
+        error: None,
+    };
+    if ok.len() < 3 {
+        out.error = Some(format!("{} runs did not fail; a parabola needs 3", ok.len()));
+        return out;
+    }
+    let best = ok.iter().enumerate().max_by(|a, b| a.1.score.total_cmp(&b.1.score)).map(|(i, _)| i).unwrap_or(0);
+    // A window of 2·half_width + 1 points around the best, shifted inside the grid.
+    let width = (2 * half_width + 1).min(ok.len());
+    let start = best.saturating_sub(half_width).min(ok.len() - width);
+    let window = &ok[start..start + width];
+    let betas: Vec<f64> = window.iter().map(|p| p.beta).collect();
+    let accs: Vec<f64> = window.iter().map(|p| p.score).collect();
+    out.fitted_betas = betas.clone();
+    // The peak against the window's ends: best − (first + last)/2, and its
+    // standard error from the seeds (the three means are independent).
+    let (first, last, top) = (window[0], window[window.len() - 1], ok[best]);
+    let height = top.score - 0.5 * (first.score + last.score);
+    out.peak_height = Some(height);
+    out.peak_sigma = match (top.stderr, first.stderr, last.stderr) {
+        (Some(t), Some(f), Some(l)) => Some(t.hypot(0.5 * f.hypot(l))).filter(|&se| se > 0.0).map(|se| height / se),
+        _ => None,
+    };
+    match fit_beta_star(&betas, &accs) {
+        Ok(fit) => {
+            let (lo, hi) = (betas[0], betas[betas.len() - 1]);
+            out.beta_star = Some(fit.beta_star);
+            out.log_one_minus_beta_star = Some(fit.log_one_minus_beta_star);
+            out.log_one_minus_beta_star_stderr = fit.log_one_minus_beta_star_stderr;
+            out.parabola = Some([fit.quadratic.a, fit.quadratic.b, fit.quadratic.c]);
+            out.interior = fit.beta_star > lo && fit.beta_star < hi;
+            if !out.interior {
+                out.error = Some(format!("β* = {:.4} lies outside the fitted range [{lo:.4}, {hi:.4}]", fit.beta_star));
+            }
+        }
+        Err(e) => out.error = Some(format!("no peak: {e}")),
+    }
+    out
+}
+
+/// The line log(1 − β*) = slope · log η + intercept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlopeFit {
+    /// The fitted exponent (theory: 2/3).
+    pub slope: f64,
+    /// Its standard error.
+    pub slope_stderr: f64,
+    /// The intercept, log C of the fitted rule.
+    pub intercept: f64,
+    /// R² of the line.
+    pub r2: f64,
+    /// The η values that entered (those with an interior β*).
+    pub lrs: Vec<f64>,
+}
+
+/// The slope of log(1 − β*) against log η over the η values with an interior β*.
+pub fn fit_slope(per_lr: &[BetaStarAtLr]) -> Result<SlopeFit, String> {
+    let used: Vec<&BetaStarAtLr> = per_lr.iter().filter(|b| b.interior).collect();
+    if used.len() < 3 {
+        return Err(format!("{} η values have an interior β*; the slope needs 3", used.len()));
+    }
+    let xs: Vec<f64> = used.iter().map(|b| b.lr.ln()).collect();
+    let ys: Vec<f64> = used.iter().map(|b| b.log_one_minus_beta_star.expect("interior fits have a vertex")).collect();
+    let fit = linear_fit(&xs, &ys).map_err(|e| e.to_string())?;
+    Ok(SlopeFit { slope: fit.slope, slope_stderr: fit.slope_stderr, intercept: fit.intercept, r2: fit.r2, lrs: used.iter().map(|b| b.lr).collect() })
+}
+
+/// C of the rule 1 − β* = C·η^(2/3) fitted to (η, 1 − β*) points: the
+/// geometric mean of (1 − β*)/η^(2/3), i.e. the least-squares intercept of
+/// log(1 − β*) against log η with the slope held at 2/3. None without points.
+pub fn c_at_two_thirds(points: &[(f64, f64)]) -> Option<f64> {
+    let logs: Vec<f64> = points.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|(lr, om)| om.ln() - GAMMA_OPT * lr.ln()).collect();
+    (!logs.is_empty()).then(|| (logs.iter().sum::<f64>() / logs.len() as f64).exp())
+}
+
+/// C of 1 − β* = C·η^(2/3) over the η whose β* is interior (the η the slope uses).
+pub fn c_fit(per_lr: &[BetaStarAtLr]) -> Option<f64> {
+    let points: Vec<(f64, f64)> = per_lr.iter().filter(|b| b.interior).filter_map(|b| Some((b.lr, 1.0 - b.beta_star?))).collect();
+    c_at_two_thirds(&points)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Points exactly on 1 − β = 0.3·η^(2/3) give C = 0.3; off-rule points give their geometric mean.
+    #[test]
+    fn c_at_two_thirds_recovers_the_rule() {
+        let on: Vec<(f64, f64)> = [0.01, 0.05, 0.2].iter().map(|&lr: &f64| (lr, 0.3 * lr.powf(2.0 / 3.0))).collect();
+        assert!((c_at_two_thirds(&on).unwrap() - 0.3).abs() < 1e-12);
+        let off = [(1.0, 0.2), (1.0, 0.8)];
+        assert!((c_at_two_thirds(&off).unwrap() - 0.4).abs() < 1e-12);
+        assert_eq!(c_at_two_thirds(&[]), None);
+    }
+
+    /// The grid point's mean and standard error are the textbook ones, and a
+    /// non-finite score marks the point failed.
+    #[test]
+    fn grid_point_mean_and_standard_error() {
+        let p = GridPoint::of_seeds(0.9, &[0.5, 0.7, 0.6], false);
+        assert!((p.score - 0.6).abs() < 1e-12);
+        assert!((p.stderr.unwrap() - (0.01f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(!p.failed && p.seeds == 3);
+        assert!(GridPoint::of_seeds(0.9, &[f64::NAN], false).failed);
+        assert_eq!(GridPoint::of_seeds(0.9, &[0.5], false).stderr, None);
+    }
+
+    /// A vertex at the edge of the grid is flagged, not interior, and keeps
+    /// its η out of the slope; a planted interior peak is recovered.
+    #[test]
+    fn interior_policy() {
+        let betas = [0.5, 0.7, 0.8, 0.9, 0.95];
+        let at = |x_star: f64| -> Vec<GridPoint> {
+            betas.iter().map(|&b: &f64| GridPoint::of_seeds(b, &[0.9 - 0.01 * ((1.0 - b).ln() - x_star).powi(2)], false)).collect()
+        };
+        let inside = fit_beta_star_at(0.1, &at((0.15f64).ln()), 2);
+        assert!(inside.interior && (inside.beta_star.unwrap() - 0.85).abs() < 1e-9, "{inside:?}");
+        let edge = fit_beta_star_at(0.1, &at((0.9f64).ln()), 2);
+        assert!(!edge.interior && edge.error.is_some(), "{edge:?}");
+        assert!(fit_slope(&[inside.clone(), inside, edge]).is_err(), "two interior η cannot give a slope");
+    }
+}

@@ -1,0 +1,94 @@
+//! Claims checked against the paper, and the header every experiment's
+//! `summary.json` carries so that the report can read any experiment
+//! without knowing its internals.
+
+use serde::{Deserialize, Serialize};
+
+use crate::harness::scale::Scale;
+
+/// A claim checked against the paper, as the report prints it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Criterion {
+    /// Row of PAPER.md §9 (e.g. "C4").
+    pub id: String,
+    /// What is measured.
+    pub quantity: String,
+    /// The paper's (or theory's) value.
+    pub paper: String,
+    /// Our value, when numeric.
+    pub measured: Option<f64>,
+    /// Its standard error, when known.
+    pub uncertainty: Option<f64>,
+    /// The tolerance applied.
+    pub tolerance: String,
+    /// Whether it holds; None when it could not be measured.
+    pub holds: Option<bool>,
+}
+
+/// A figure of an experiment, relative to its results directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FigureRef {
+    /// e.g. `figures/tau_vs_lr_linear.png`.
+    pub file: String,
+    /// One sentence: what it shows.
+    pub caption: String,
+}
+
+/// The keys every experiment summary has (other keys are the experiment's own).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SummaryHeader {
+    /// e.g. "uv", "matrix-sensing".
+    pub experiment: String,
+    /// The scale it ran at.
+    pub scale: Scale,
+    /// What data it used, said plainly (synthetic, real subset, stand-in).
+    pub dataset: String,
+    /// The checkable claims it measured.
+    pub criteria: Vec<Criterion>,
+    /// Its figures.
+    pub figures: Vec<FigureRef>,
+    /// Values we chose where the paper gives none.
+    pub choices: Vec<String>,
+    /// Gaps and remarks the report must show.
+    pub notes: Vec<String>,
+    /// Wall time of the training, seconds (summed over shards and resumes).
+    pub wall_seconds: f64,
+    /// The backend that ran it.
+    pub backend: String,
+}
+
+impl Criterion {
+    /// "yes", "NO" or "n/a": whether it holds, in one word.
+    pub fn holds_word(&self) -> &'static str {
+        match self.holds {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "n/a",
+        }
+    }
+}
+
+/// A measured value or its uncertainty as every table prints it: three
+/// decimals, scientific notation outside [1e-3, 1e4), "–" when absent.
+pub fn fmt_value(x: Option<f64>) -> String {
+    match x {
+        None => "–".into(),
+        Some(x) if x == 0.0 => "0".into(),
+        Some(x) if x.abs() < 1e-3 || x.abs() >= 1e4 => format!("{x:.2e}"),
+        Some(x) => format!("{x:.3}"),
+    }
+}
+
+/// Criteria as a plain-text table: the one terminal rendering of a
+/// [`Criterion`] (the report renders the same cells as Markdown).
+pub fn table(criteria: &[Criterion]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    writeln!(s, "{:<4} {:<70} {:>10} {:>8} {:<26} holds", "id", "quantity", "measured", "± se", "tolerance").expect("writing to a String");
+    for c in criteria {
+        let q: String = c.quantity.chars().take(70).collect();
+        writeln!(s, "{:<4} {:<70} {:>10} {:>8} {:<26} {}", c.id, q, fmt_value(c.measured), fmt_value(c.uncertainty), c.tolerance, c.holds_word())
+            .expect("writing to a String");
+    }
+    s
+}

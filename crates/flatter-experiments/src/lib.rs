@@ -1,0 +1,93 @@
+//! The paper's experiments, one folder each, behind one harness.
+//!
+//! - [`harness`]: what every experiment shares: the [`Experiment`] trait and
+//!   [`harness::run_experiment`], the run store (plan, io, config), claims,
+//!   the report, and (with `train`) progress, the stacked-run engine and the
+//!   image batcher.
+//! - [`uv`]: UV / teacher–student decay times (Fig. 1, Sec. 4.1, App. A).
+//! - [`matrix_sensing`]: matrix sensing (App. A.2, D).
+//! - [`mlp`]: the 6-layer MLP on Fashion-MNIST (Fig. 5).
+//! - [`resnet`]: ResNet-18 and the three-phase protocol (Sec. 4.2, Fig. 2, 4).
+//!
+//! Each experiment folder has `mod.rs` (config, jobs, analysis, criteria),
+//! `figures.rs`, and behind the default-on `train` feature `model.rs` and
+//! `train.rs`. Analysis, figures and the report read only `results/`, so the
+//! crate builds without Burn under `--no-default-features`.
+//!
+//! [`REGISTRY`] is the one list of experiments: adding one is a new folder
+//! plus one line there.
+
+pub mod harness;
+pub mod matrix_sensing;
+pub mod mlp;
+pub mod resnet;
+pub mod uv;
+
+use std::path::Path;
+
+pub use harness::{Experiment, Invocation, Options, Outcome, Scale};
+
+/// An experiment as the binary and the report see it: its name and a way to
+/// run it by that name.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// Its results directory and config file stem (`experiments/<name>.toml`).
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// Runs it (trains what the invocation selects, analyses once complete)
+    /// with its file at the path; returns the account to print.
+    pub run: fn(&Path, &Invocation) -> anyhow::Result<String>,
+}
+
+const fn entry<E: Experiment>() -> Entry {
+    Entry { name: E::NAME, about: E::ABOUT, run: run_and_account::<E> }
+}
+
+fn run_and_account<E: Experiment>(config: &Path, inv: &Invocation) -> anyhow::Result<String> {
+    let outcome = harness::run_experiment::<E>(config, inv)?;
+    Ok(harness::account::<E>(inv, &outcome))
+}
+
+/// Every experiment, in the order `all` runs them and the report lists them.
+pub const REGISTRY: [Entry; 4] = [
+    entry::<uv::UvExp>(),
+    entry::<matrix_sensing::MsExp>(),
+    entry::<mlp::MlpExp>(),
+    entry::<resnet::ResnetExp>(),
+];
+
+/// The registry entry of `name`, or an error that lists the names.
+pub fn find(name: &str) -> anyhow::Result<&'static Entry> {
+    REGISTRY.iter().find(|e| e.name == name).ok_or_else(|| {
+        let names: Vec<&str> = REGISTRY.iter().map(|e| e.name).collect();
+        anyhow::anyhow!("no experiment named {name:?}; the experiments are {}", names.join(", "))
+    })
+}
+
+/// Analyses every experiment under `results` whose runs are on disk but that
+/// has no summary (shards merged from elsewhere), then writes
+/// `<results>/REPORT.md` and `<results>/claims.json`. Trains nothing, so it
+/// works in a build without the `train` feature. Returns the accounts of the
+/// experiments it analysed, the report paths and its rows.
+pub fn report(results: &Path, experiments: &Path, backend: &str) -> anyhow::Result<(Vec<String>, harness::report::Written)> {
+    let mut accounts = Vec::new();
+    for e in &REGISTRY {
+        let out = results.join(e.name);
+        let config_json = out.join("config.json");
+        if !config_json.exists() || out.join("summary.json").exists() {
+            continue;
+        }
+        let (scale, _): (Scale, serde_json::Value) = harness::io::read_json(&config_json)?;
+        let inv = Invocation {
+            scale,
+            out,
+            opts: Options { analyse_only: true, ..Options::default() },
+            backend: backend.to_string(),
+            data_dir: None,
+            stop_after_steps: None,
+        };
+        accounts.push((e.run)(&experiments.join(format!("{}.toml", e.name)), &inv)?);
+    }
+    Ok((accounts, harness::report::write_report(results)?))
+}

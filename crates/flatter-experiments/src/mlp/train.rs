@@ -1,0 +1,326 @@
+//! The MLP on Fashion-MNIST (Fig. 5) end to end: a scale of
+//! `experiments/mlp-fashion.toml` in, a finished `results/mlp-fashion/` out.
+//!
+//! Layout of the output directory:
+//! - `config.json`: the resolved scale, written before training;
+//! - `setup/valley.bpk` + `setup/valley.json`: the valley checkpoint (a
+//!   burnpack module record) and what produced it, written atomically and
+//!   reused when `valley.json` matches the scale's valley settings;
+//! - `runs/<id>/{config.json, metrics.csv, summary.json}`: `summary.json` is
+//!   written last and atomically, so a run with one is complete and is
+//!   skipped on a rerun (resume);
+//! - `figures/*.svg|png`;
+//! - `summary.json`: fits and criteria, written last.
+//!
+//! Runs are trained on one worker thread per core, each run alone with the
+//! `ModuleOptimizer` + `HeavyBall` path. They are not stacked into one batched
+//! program as the UV sweep is, because measured, stacking is not faster here:
+//! `benches/mlp_throughput.rs` times 5 cpu-scale MLPs as one program (weights
+//! `[R, in, out]`, the minibatch shared) against one at a time. On one thread
+//! per run, which is how this experiment runs them, flex gives 0.89× (25,225 vs
+//! 28,202 samples/s on the 2-core machine). Stacking only pays (1.51×) when one
+//! run is spread over both cores, and two independent workers already use both.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use burn::module::Module as _;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor};
+use flatter_data::{FashionMnist, ImageDataset, Split, Verify};
+use flatter_device::BackendKind;
+use flatter_optim::rng::{RandomStream, Streams};
+use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use crate::harness::images::{ImageBatcher, epoch_order, label_tensor, minibatches};
+use crate::harness::io::{read_json, write_atomic, write_json};
+use crate::harness::plan::{Job, run_dir};
+use crate::harness::progress::{cpu_workers, for_each_parallel};
+use crate::harness::{Activation, TrainCtx};
+use crate::mlp::model::{Mlp, MlpConfig};
+use crate::mlp::{CleanLoss, EpochPoint, MlpExp, MlpRun, MlpRunSummary, MlpScale, ValleySummary, dataset_description};
+
+/// The model config of a scale (784 inputs, 10 classes).
+pub fn model_config(scale: &MlpScale) -> MlpConfig {
+    let w = &scale.widths;
+    MlpConfig {
+        input: 28 * 28,
+        hidden: [w[0], w[1], w[2], w[3], w[4]],
+        classes: 10,
+        activation_a: scale.activation_a,
+        activation_b: scale.activation_b,
+    }
+}
+
+/// The train and test subsets of a scale, and a description of them.
+pub struct MlpData {
+    /// The training subset.
+    pub train: ImageBatcher,
+    /// The test subset.
+    pub test: ImageBatcher,
+    /// In words, for the summary.
+    pub description: String,
+}
+
+/// Loads Fashion-MNIST (checksums verified) and takes the scale's seeded class-balanced subsets.
+pub fn load_data(scale: &MlpScale, data_dir: Option<&Path>) -> anyhow::Result<MlpData> {
+    let train = FashionMnist::load(data_dir, Split::Train, Verify::Strict).context("loading the Fashion-MNIST training split")?;
+    let test = FashionMnist::load(data_dir, Split::Test, Verify::Strict).context("loading the Fashion-MNIST test split")?;
+    let subset = |d: ImageDataset, per_class: usize, full: usize| -> anyhow::Result<ImageDataset> {
+        Ok(if per_class * d.num_classes == d.n && per_class * 10 == full { d } else { d.subset_per_class(per_class, scale.subset_seed)? })
+    };
+    let train = subset(train, scale.train_per_class, 60_000)?;
+    let test = subset(test, scale.test_per_class, 10_000)?;
+    Ok(MlpData { train: ImageBatcher::new(&train), test: ImageBatcher::new(&test), description: dataset_description(scale) })
+}
+
+/// Accuracy of `model` on a whole dataset, evaluated in chunks on the plain device.
+pub fn accuracy(model: &Mlp, data: &ImageBatcher, device: &Device) -> f64 {
+    let chunk = 2048;
+    let mut correct = 0usize;
+    let order: Vec<usize> = (0..data.len()).collect();
+    for idx in order.chunks(chunk) {
+        let (x, labels) = data.batch(idx, device);
+        let pred: Vec<i64> = model.forward(x).argmax(1).into_data().convert::<i64>().try_into_vec().expect("argmax is Int");
+        correct += pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+    }
+    correct as f64 / data.len() as f64
+}
+
+/// The settings that determine the valley checkpoint; it is reused only when they match.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValleyKey {
+    train_per_class: usize,
+    subset_seed: u64,
+    seed: u64,
+    widths: Vec<usize>,
+    activation_a: Activation,
+    activation_b: Activation,
+    label_noise_prob: f64,
+    valley_lr: f64,
+    valley_max_epochs: u64,
+    backend: String,
+}
+
+impl ValleyKey {
+    fn of(scale: &MlpScale, backend: BackendKind) -> Self {
+        ValleyKey {
+            train_per_class: scale.train_per_class,
+            subset_seed: scale.subset_seed,
+            seed: scale.seed,
+            widths: scale.widths.clone(),
+            activation_a: scale.activation_a,
+            activation_b: scale.activation_b,
+            label_noise_prob: scale.label_noise_prob,
+            valley_lr: scale.valley_lr,
+            valley_max_epochs: scale.valley_max_epochs,
+            backend: backend.name().to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ValleyFile {
+    key: ValleyKey,
+    summary: ValleySummary,
+}
+
+/// Phase 0: full-batch GD without momentum on the expected loss (p =
+/// `label_noise_prob`) from a seeded random init, stopping at the first step
+/// whose model classifies every training image correctly. Not reaching 100%
+/// within `valley_max_epochs` steps is an error.
+pub fn train_valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, bar: &ProgressBar) -> anyhow::Result<(Mlp, ValleySummary)> {
+    let start = Instant::now();
+    let device = backend.autodiff_device()?;
+    let plain = backend.device()?;
+    device.seed(Streams::new(scale.seed).backend_seed());
+    let mut model = model_config(scale).init(&device);
+    let loss_fn = ExpectedLoss::new(scale.label_noise_prob, 10)?;
+    // GD without momentum is eq. (1) with β = 0.
+    let mut optim = HeavyBallConfig::new(MomentumRule::fixed(0.0)?).init()?;
+    let (x, labels) = data.train.all(&device);
+    let y = label_tensor(&labels, &device);
+    let n = labels.len();
+    bar.set_length(scale.valley_max_epochs);
+    for epoch in 0..scale.valley_max_epochs {
+        let logits = model.forward(x.clone());
+        let pred: Vec<i64> = logits.clone().argmax(1).into_data().convert::<i64>().try_into_vec().expect("argmax is Int");
+        let correct = pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+        let loss = loss_fn.loss(logits, y.clone());
+        let loss_value = loss.clone().into_scalar::<f64>();
+        if !loss_value.is_finite() {
+            bail!("valley phase diverged at step {epoch} (loss {loss_value}); lower valley_lr ({})", scale.valley_lr);
+        }
+        bar.set_position(epoch);
+        bar.set_message(format!("train acc {:.4}, loss {loss_value:.4}", correct as f64 / n as f64));
+        if correct == n {
+            let valid = model.valid();
+            let summary = ValleySummary {
+                epochs: epoch,
+                train_acc: 1.0,
+                test_acc: accuracy(&valid, &data.test, &plain),
+                loss: loss_value,
+                wall_seconds: start.elapsed().as_secs_f64(),
+            };
+            bar.finish();
+            return Ok((model, summary));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(scale.valley_lr, model, grads);
+    }
+    bail!(
+        "valley phase: train accuracy did not reach 100% within valley_max_epochs = {} full-batch steps at valley_lr = {}; raise one of them",
+        scale.valley_max_epochs,
+        scale.valley_lr
+    )
+}
+
+/// The valley checkpoint under `<out>/setup/`: loaded when present and made
+/// for the same settings, else trained and written atomically.
+pub fn valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, out: &Path, force: bool, bar: &ProgressBar) -> anyhow::Result<(Mlp, ValleySummary)> {
+    // Shards running at once: one trains the valley, the others wait and load it.
+    let _setup_lock = crate::harness::plan::lock_setup(out)?;
+    let dir = out.join("setup");
+    let (record, meta) = (dir.join("valley.bpk"), dir.join("valley.json"));
+    let key = ValleyKey::of(scale, backend);
+    let device = backend.autodiff_device()?;
+    if !force && record.is_file() {
+        if let Ok(file) = read_json::<ValleyFile>(&meta) {
+            if file.key == key {
+                let model = model_config(scale)
+                    .init(&device)
+                    .try_load_file(&record)
+                    .with_context(|| format!("loading the valley checkpoint {}", record.display()))?;
+                bar.finish_and_clear();
+                return Ok((model, file.summary));
+            }
+        }
+    }
+    let (model, summary) = train_valley(scale, data, backend, bar)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Atomic: write to a temporary sibling, then rename; the json (the marker) goes last.
+    let tmp = dir.join(format!(".valley.bpk.tmp{}", std::process::id()));
+    model.clone().save_file(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &record).with_context(|| format!("renaming to {}", record.display()))?;
+    write_json(&meta, &ValleyFile { key, summary: summary.clone() })?;
+    Ok((model, summary))
+}
+
+/// One (η, β) run from the valley checkpoint: `epochs_noisy` epochs of
+/// minibatch heavy-ball SGD on cross-entropy with fresh label flips, then
+/// `epochs_clean` epochs on the noise-free loss, with the same η, β and
+/// minibatches. The data order and the flips come from the DataOrder and
+/// LabelNoise streams of `run.seed`, so every run with that seed sees the same
+/// minibatch sequence and the same flips (common random numbers across the grid).
+pub fn train_run(
+    scale: &MlpScale,
+    data: &MlpData,
+    valley: &Mlp,
+    run: &MlpRun,
+    backend: BackendKind,
+    bar: &ProgressBar,
+) -> anyhow::Result<(MlpRunSummary, Vec<EpochPoint>)> {
+    let start = Instant::now();
+    let device = backend.autodiff_device()?;
+    let plain = backend.device()?;
+    let streams = Streams::new(run.seed);
+    let mut order_rng = streams.rng(RandomStream::DataOrder);
+    let mut noise_rng = streams.rng(RandomStream::LabelNoise);
+    let flip = LabelFlip::new(scale.label_noise_prob, 10)?;
+    let noisy_loss = ExpectedLoss::hard(10)?;
+    let clean_loss = match scale.clean_loss {
+        CleanLoss::Expected => ExpectedLoss::new(scale.label_noise_prob, 10)?,
+        CleanLoss::CrossEntropy => ExpectedLoss::hard(10)?,
+    };
+    let mut optim = HeavyBallConfig::new(MomentumRule::fixed(run.beta)?).init()?;
+    let mut model = valley.clone();
+    let start_test_acc = accuracy(&model.valid(), &data.test, &plain);
+    let mut points = vec![EpochPoint { epoch: 0, train_loss: f64::NAN, test_acc: start_test_acc }];
+    let total = scale.epochs_noisy + scale.epochs_clean;
+    let mut diverged = false;
+    for epoch in 1..=total {
+        let noisy = epoch <= scale.epochs_noisy;
+        let order = epoch_order(data.train.len(), &mut order_rng);
+        let (mut sum, mut count) = (Tensor::<1>::zeros([1], &device), 0usize);
+        for idx in minibatches(&order, scale.batch_size) {
+            let (x, labels) = data.train.batch(idx, &device);
+            let (targets, loss_fn) =
+                if noisy { (flip.flip(&labels, &mut noise_rng)?, &noisy_loss) } else { (labels, &clean_loss) };
+            let loss = loss_fn.loss(model.forward(x), label_tensor(&targets, &device));
+            sum = sum + loss.clone().detach().mul_scalar(idx.len() as f64);
+            count += idx.len();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(run.lr, model, grads);
+        }
+        let train_loss = sum.into_scalar::<f64>() / count as f64;
+        bar.inc(1);
+        if !train_loss.is_finite() {
+            diverged = true;
+            points.push(EpochPoint { epoch, train_loss, test_acc: f64::NAN });
+            bar.inc(total - epoch);
+            break;
+        }
+        if epoch % scale.eval_every == 0 || epoch == total || epoch == scale.epochs_noisy {
+            let test_acc = accuracy(&model.valid(), &data.test, &plain);
+            points.push(EpochPoint { epoch, train_loss, test_acc });
+        }
+    }
+    // The best over the evaluations *during training* (the shared start excluded,
+    // so runs that never improve on the valley still differ); the start when
+    // the run diverged before its first evaluation.
+    let best = points
+        .iter()
+        .skip(1)
+        .filter(|p| p.test_acc.is_finite())
+        .max_by(|a, b| a.test_acc.total_cmp(&b.test_acc))
+        .unwrap_or(&points[0]);
+    let last = points.last().expect("the start is recorded");
+    let summary = MlpRunSummary {
+        run: run.clone(),
+        best_test_acc: best.test_acc,
+        best_epoch: best.epoch,
+        final_test_acc: last.test_acc.is_finite().then_some(last.test_acc),
+        final_train_acc: (!diverged).then(|| accuracy(&model.valid(), &data.train, &plain)),
+        start_test_acc,
+        diverged,
+        failed: diverged || !(last.test_acc >= crate::mlp::FAILED_ACC),
+        wall_seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((summary, points))
+}
+
+fn metrics_csv(points: &[EpochPoint]) -> String {
+    let mut csv = String::from("epoch,train_loss,test_acc\n");
+    for p in points {
+        writeln!(csv, "{},{},{}", p.epoch, p.train_loss, p.test_acc).expect("writing to a String");
+    }
+    csv
+}
+
+/// Trains the valley checkpoint (or loads it from `setup/`), then the `todo`
+/// runs from it, one worker thread per core, each run alone.
+pub fn train(ctx: &TrainCtx<'_, MlpExp>, todo: &[&Job]) -> anyhow::Result<()> {
+    let (scale, progress, backend, out) = (ctx.scale, ctx.progress, ctx.backend, ctx.out);
+    let data = load_data(scale, ctx.inv.data_dir.as_deref())?;
+    let valley_bar = progress.job_bar("valley", scale.valley_max_epochs);
+    let (valley_model, _) = valley(scale, &data, backend, out, ctx.inv.opts.force, &valley_bar)?;
+    valley_bar.finish_and_clear();
+    let runs = scale.runs();
+    let todo: Vec<&MlpRun> = todo.iter().map(|job| runs.iter().find(|r| r.id == job.id).expect("a job per run")).collect();
+    for_each_parallel(&todo, cpu_workers(), |run| {
+        let bar = progress.job_bar(&run.id, scale.epochs_noisy + scale.epochs_clean);
+        let dir = run_dir(out, &run.id);
+        write_json(&dir.join("config.json"), run)?;
+        let (summary, points) = train_run(scale, &data, &valley_model, run, backend, &bar)?;
+        bar.finish_and_clear();
+        write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
+        // Written last and atomically: its presence means the run is complete.
+        write_json(&dir.join("summary.json"), &summary)?;
+        progress.job_done();
+        Ok(())
+    })
+}

@@ -1,0 +1,533 @@
+//! ResNet-18 and the three-phase protocol of Fig. 2 / Fig. 4 end to end: a
+//! scale of `experiments/resnet-cifar.toml` in, a finished
+//! `results/resnet-cifar/` out.
+//!
+//! Layout of the output directory:
+//! - `config.json`: the resolved scale, written before training;
+//! - `setup/`: the phase-1 checkpoint (`phase1.bpk`, `phase1.json`, and the
+//!   `setup.json` it was made for), reused whenever it matches; while phase 1
+//!   runs, its resumable checkpoint lives in `setup/phase1-progress/`;
+//! - `runs/<id>/{config.json, metrics.csv, summary.json}`, `summary.json` last;
+//!   while a run trains, its resumable checkpoint lives in `runs/<id>/checkpoint/`;
+//! - `figures/*.svg|png`; and last `summary.json`.
+//!
+//! BatchNorm: in the full-batch phases (1 and 3) the gradient is accumulated
+//! over chunks and every chunk is normalised with its own batch statistics;
+//! in phase 2 every minibatch uses its own. Evaluation uses evaluation mode
+//! (running statistics), and the running statistics are recomputed over the
+//! whole training set (the chunk-size-weighted average of the chunk
+//! statistics) right before every evaluation, so no number depends on the
+//! last minibatches that happened to be seen.
+//!
+//! Resuming: phase 1 and every phase-2 run save the model record, the
+//! optimizer record (π) and a [`Checkpoint`] (epoch, step, metrics so far)
+//! atomically at epoch ends. Data order and label noise of epoch e come from
+//! ChaCha8 streams of (seed, stream, e), so a resumed run replays exactly what
+//! a straight run would have done. Phase 3 is short and is redone from the
+//! phase-2 result when interrupted.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use flatter_data::{Cifar10, DataError, FashionMnist, ImageDataset, Split, Verify};
+use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
+use indicatif::{ProgressBar, ProgressDrawTarget};
+
+use crate::harness::TrainCtx;
+use crate::harness::io::{read_json, write_atomic, write_json};
+use crate::harness::plan::{Job, run_dir};
+use crate::harness::progress::Progress;
+use crate::resnet::model::{NormKind, ResNet, ResNetConfig};
+use crate::resnet::{Checkpoint, DatasetChoice, NormChoice, Phase1Summary, ResnetExp, ResnetRun, ResnetRunSummary, ResnetScale, dataset_label};
+use rand::SeedableRng as _;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom as _;
+
+/// Streams of a run's randomness (the same numbering as `flatter_optim::RandomStream`).
+const STREAM_DATA_ORDER: u64 = 1;
+const STREAM_LABEL_NOISE: u64 = 2;
+
+/// The ChaCha8 stream of (seed, stream, epoch): no saved position is needed to resume.
+pub fn epoch_rng(seed: u64, stream: u64, epoch: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(((epoch + 1) << 8) | stream);
+    rng
+}
+
+/// Images as normalised `f32` and labels, in memory.
+pub struct Images {
+    /// Pixels, N×C×H×W.
+    pub x: Vec<f32>,
+    /// Class indices.
+    pub y: Vec<i64>,
+    /// Number of images.
+    pub n: usize,
+    /// [C, H, W].
+    pub shape: [usize; 3],
+}
+
+impl Images {
+    fn from_dataset(d: &ImageDataset) -> Self {
+        Images {
+            x: d.normalized(),
+            y: d.labels.iter().map(|&l| i64::from(l)).collect(),
+            n: d.n,
+            shape: [d.channels, d.height, d.width],
+        }
+    }
+
+    fn image_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Images `idx` as a `[len, C, H, W]` tensor and their labels.
+    fn batch(&self, idx: &[usize], device: &Device) -> (Tensor<4>, Vec<i64>) {
+        let len = self.image_len();
+        let mut x = Vec::with_capacity(idx.len() * len);
+        for &i in idx {
+            x.extend_from_slice(&self.x[i * len..(i + 1) * len]);
+        }
+        let [c, h, w] = self.shape;
+        let t = Tensor::from_data(TensorData::new(x, [idx.len(), c, h, w]), device);
+        (t, idx.iter().map(|&i| self.y[i]).collect())
+    }
+
+    /// Consecutive chunks of at most `chunk` images, as index lists.
+    fn chunks(&self, chunk: usize) -> Vec<Vec<usize>> {
+        (0..self.n).collect::<Vec<_>>().chunks(chunk).map(|c| c.to_vec()).collect()
+    }
+}
+
+fn labels_tensor(y: &[i64], device: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(y.to_vec(), [y.len()]), device)
+}
+
+/// The training and test images of a scale.
+pub struct Data {
+    /// Training images (a class-balanced subset when the scale asks for one).
+    pub train: Images,
+    /// Test images.
+    pub test: Images,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Whether this is CIFAR-10 (else Fashion-MNIST padded to 32×32).
+    pub is_cifar: bool,
+}
+
+impl Data {
+    /// Says plainly which data these are.
+    pub fn label(&self) -> String {
+        dataset_label(self.is_cifar, self.train.n, self.test.n)
+    }
+}
+
+fn subset(d: ImageDataset, per_class: usize, seed: u64) -> anyhow::Result<ImageDataset> {
+    if per_class == 0 { Ok(d) } else { Ok(d.subset_per_class(per_class, seed)?) }
+}
+
+/// Loads the data a scale names: CIFAR-10, or Fashion-MNIST padded to 32×32.
+pub fn load_data(scale: &ResnetScale, data_dir: Option<&Path>) -> anyhow::Result<Data> {
+    let cifar = match scale.dataset {
+        DatasetChoice::FashionMnistPadded => None,
+        DatasetChoice::Cifar10 => Some(
+            (Cifar10::load(data_dir, Split::Train, Verify::Strict)?, Cifar10::load(data_dir, Split::Test, Verify::Strict)?),
+        ),
+        // Absent CIFAR-10 falls back to Fashion-MNIST (and the summary says so);
+        // present but damaged CIFAR-10 is an error, never a silent fallback.
+        DatasetChoice::Auto => match Cifar10::load(data_dir, Split::Train, Verify::Strict) {
+            Ok(train) => Some((train, Cifar10::load(data_dir, Split::Test, Verify::Strict)?)),
+            Err(DataError::Missing { .. } | DataError::NotFound { .. }) => None,
+            Err(e) => return Err(e).context("CIFAR-10 is present but does not load"),
+        },
+    };
+    let (train, test, is_cifar) = match cifar {
+        Some((train, test)) => (train, test, true),
+        None => {
+            let train = FashionMnist::load(data_dir, Split::Train, Verify::Strict).context("loading Fashion-MNIST")?;
+            let test = FashionMnist::load(data_dir, Split::Test, Verify::Strict).context("loading Fashion-MNIST")?;
+            (train.pad_to(32, 32)?, test.pad_to(32, 32)?, false)
+        }
+    };
+    let train = subset(train, scale.train_per_class, scale.subset_seed)?;
+    let test = subset(test, scale.test_per_class, scale.subset_seed.wrapping_add(1))?;
+    Ok(Data { num_classes: train.num_classes, train: Images::from_dataset(&train), test: Images::from_dataset(&test), is_cifar })
+}
+
+/// The network of a scale.
+pub fn model_config(scale: &ResnetScale, data: &Data) -> ResNetConfig {
+    ResNetConfig::new(data.train.shape[0], data.num_classes).with_base_width(scale.base_width).with_norm(match scale.norm {
+        NormChoice::Batch => NormKind::Batch,
+        NormChoice::Group => NormKind::Group,
+    })
+}
+
+/// Recomputes the BatchNorm running statistics over the training set: chunk
+/// k gets momentum len_k / (len_0 + … + len_k), so the result is the
+/// size-weighted average of the chunk statistics. Needs an autodiff device
+/// (BatchNorm updates its statistics only in training mode there).
+pub fn recalibrate_bn(mut model: ResNet, images: &Images, chunk: usize, device: &Device) -> ResNet {
+    if !model.has_batch_norm() {
+        return model;
+    }
+    let mut seen = 0usize;
+    for idx in images.chunks(chunk) {
+        seen += idx.len();
+        model.set_bn_momentum(idx.len() as f64 / seen as f64);
+        let (x, _) = images.batch(&idx, device);
+        drop(model.forward(x.detach()));
+    }
+    model.set_bn_momentum(0.1);
+    model
+}
+
+/// Share of `images` classified correctly in evaluation mode.
+pub fn accuracy(model: &ResNet, images: &Images, chunk: usize, device: &Device) -> f64 {
+    let eval = model.valid();
+    let plain = device.clone().without_autodiff();
+    let mut correct = 0.0;
+    for idx in images.chunks(chunk) {
+        let (x, y) = images.batch(&idx, &plain);
+        correct += count_correct(eval.forward(x), &y, &plain);
+    }
+    correct / images.n as f64
+}
+
+fn count_correct(logits: Tensor<2>, y: &[i64], device: &Device) -> f64 {
+    let n = y.len();
+    logits.argmax(1).reshape([n]).equal(labels_tensor(y, device)).float().sum().into_scalar::<f64>()
+}
+
+/// Recalibrates, then measures (train accuracy, test accuracy) in evaluation mode.
+fn evaluate(model: ResNet, data: &Data, chunk: usize, device: &Device, with_train: bool) -> (ResNet, f64, f64) {
+    let model = recalibrate_bn(model, &data.train, chunk, device);
+    let train = if with_train { accuracy(&model, &data.train, chunk, device) } else { f64::NAN };
+    let test = accuracy(&model, &data.test, chunk, device);
+    (model, train, test)
+}
+
+/// One full-batch gradient of the expected loss, accumulated over chunks.
+/// Returns the gradient, the expected loss and the training-mode train accuracy.
+fn full_batch_gradient(model: &ResNet, data: &Data, loss: &ExpectedLoss, chunk: usize, device: &Device) -> (GradientsParams, f64, f64) {
+    let n = data.train.n as f64;
+    let mut acc = GradientsAccumulator::<ResNet>::new();
+    let (mut total, mut correct) = (0.0, 0.0);
+    for idx in data.train.chunks(chunk) {
+        let (x, y) = data.train.batch(&idx, device);
+        let logits = model.forward(x);
+        correct += count_correct(logits.clone().detach(), &y, device);
+        let l = loss.loss(logits, labels_tensor(&y, device)).mul_scalar(idx.len() as f64 / n);
+        total += l.clone().into_scalar::<f64>();
+        acc.accumulate(model, GradientsParams::from_grads(l.backward(), model));
+    }
+    (acc.grads(), total, correct / n)
+}
+
+/// Saves a model record, an optimizer record and the position, each atomically,
+/// the position last (its presence marks a complete checkpoint).
+fn save_checkpoint(dir: &Path, model: &ResNet, optim: &ModuleOptimizer, state: &Checkpoint) -> anyhow::Result<()> {
+    let model_bytes = model.valid().into_record().into_bytes().context("serialising the model record")?;
+    write_atomic(&dir.join("model.bpk"), &model_bytes)?;
+    let optim_bytes = optim.into_bytes().context("serialising the optimizer record")?;
+    write_atomic(&dir.join("optim.bpk"), &optim_bytes)?;
+    write_json(&dir.join("state.json"), state)?;
+    Ok(())
+}
+
+fn load_model(path: &Path, config: &ResNetConfig, device: &Device) -> anyhow::Result<ResNet> {
+    let record = ModuleRecord::load(path).with_context(|| format!("reading {}", path.display()))?;
+    config.init(device).try_load_record(record).with_context(|| format!("loading {}", path.display()))
+}
+
+/// Loads a checkpoint when `dir/state.json` exists.
+fn load_checkpoint(
+    dir: &Path,
+    config: &ResNetConfig,
+    optim: impl FnOnce() -> anyhow::Result<ModuleOptimizer>,
+    device: &Device,
+) -> anyhow::Result<Option<(ResNet, ModuleOptimizer, Checkpoint)>> {
+    let state_path = dir.join("state.json");
+    if !state_path.exists() {
+        return Ok(None);
+    }
+    let state: Checkpoint = read_json(&state_path)?;
+    let model = load_model(&dir.join("model.bpk"), config, device)?;
+    let optim = optim()?.load(dir.join("optim.bpk")).context("loading the optimizer record")?;
+    Ok(Some((model, optim, state)))
+}
+
+/// Everything the phases share.
+struct Ctx<'a> {
+    scale: &'a ResnetScale,
+    data: &'a Data,
+    config: ResNetConfig,
+    device: Device,
+    stop_after_steps: Option<u64>,
+    progress: Option<&'a Progress>,
+    force: bool,
+    steps: u64,
+}
+
+impl Ctx<'_> {
+    fn step_taken(&mut self) -> anyhow::Result<()> {
+        self.steps += 1;
+        if self.stop_after_steps.is_some_and(|k| self.steps >= k) {
+            bail!("interrupted after {} steps (stop_after_steps)", self.steps);
+        }
+        Ok(())
+    }
+
+    fn bar(&self, len: u64, prefix: &str) -> ProgressBar {
+        match self.progress {
+            Some(p) => p.job_bar(prefix, len),
+            None => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden()),
+        }
+    }
+
+    fn expected_loss(&self) -> anyhow::Result<ExpectedLoss> {
+        Ok(ExpectedLoss::new(self.scale.label_noise_prob, self.data.num_classes)?)
+    }
+}
+
+/// What the phase-1 checkpoint depends on; it is reused only when this matches.
+fn setup_key(scale: &ResnetScale, data: &Data) -> serde_json::Value {
+    serde_json::json!({
+        "dataset": data.label(),
+        "train_per_class": scale.train_per_class,
+        "test_per_class": scale.test_per_class,
+        "subset_seed": scale.subset_seed,
+        "base_width": scale.base_width,
+        "norm": scale.norm,
+        "label_noise_prob": scale.label_noise_prob,
+        "chunk_size": scale.chunk_size,
+        "seed": scale.seed,
+        "phase1": scale.phase1,
+    })
+}
+
+/// Phase 1: full-batch heavy-ball GD on the expected loss, warm-up then
+/// cosine, until 100% train accuracy or the end of the schedule. Saved once
+/// under `setup/`; a matching saved result is loaded instead.
+fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> {
+    // Shards running at once: one computes phase 1, the others wait and load it.
+    let _setup_lock = crate::harness::plan::lock_setup(out)?;
+    let setup = out.join("setup");
+    let key = setup_key(ctx.scale, ctx.data);
+    let (model_path, summary_path, key_path) = (setup.join("phase1.bpk"), setup.join("phase1.json"), setup.join("setup.json"));
+    if summary_path.exists() && key_path.exists() {
+        let saved: serde_json::Value = read_json(&key_path)?;
+        if saved == key {
+            let summary: Phase1Summary = read_json(&summary_path)?;
+            return Ok((load_model(&model_path, &ctx.config, &ctx.device)?, summary));
+        }
+        // A different setup: nothing under setup/ belongs to this config.
+        std::fs::remove_dir_all(&setup).with_context(|| format!("removing stale {}", setup.display()))?;
+    }
+    std::fs::create_dir_all(&setup)?;
+    write_json(&key_path, &key)?;
+    let progress = setup.join("phase1-progress");
+    std::fs::create_dir_all(&progress)?;
+    let p1 = ctx.scale.phase1.clone();
+    let rule = MomentumRule::fixed(p1.momentum)?;
+    let make = || Ok(HeavyBallConfig::new(rule).init()?);
+    let start = Instant::now();
+    let (mut model, mut optim, mut state) = match load_checkpoint(&progress, &ctx.config, make, &ctx.device)? {
+        Some(loaded) => loaded,
+        None => {
+            ctx.device.seed(flatter_optim::Streams::new(ctx.scale.seed).backend_seed());
+            let model = ctx.config.init(&ctx.device);
+            (model, make()?, Checkpoint { epoch: 0, steps: 0, eval_epochs: vec![], test_accuracy: vec![], wall_seconds: 0.0 })
+        }
+    };
+    // Wall time of earlier processes (a resumed phase 1 adds this one's).
+    let prior_wall = state.wall_seconds;
+    let loss = ctx.expected_loss()?;
+    let bar = ctx.bar(p1.total_epochs, "phase 1 (valley)");
+    bar.set_position(state.epoch);
+    let (reached, train_acc, last_loss) = loop {
+        let (grads, l, acc) = full_batch_gradient(&model, ctx.data, &loss, ctx.scale.chunk_size, &ctx.device);
+        bar.set_message(format!("loss {l:.4} train acc {:.1}%", 100.0 * acc));
+        if !l.is_finite() {
+            bail!("phase 1 diverged at epoch {}: expected loss {l}", state.epoch);
+        }
+        if acc >= 1.0 || state.epoch >= p1.total_epochs {
+            break (acc >= 1.0, acc, l);
+        }
+        model = optim.step(ctx.scale.phase1_lr(state.epoch), model, grads);
+        state.epoch += 1;
+        state.steps += 1;
+        bar.inc(1);
+        if state.epoch % p1.checkpoint_every == 0 {
+            state.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
+            save_checkpoint(&progress, &model, &optim, &state)?;
+        }
+        ctx.step_taken()?;
+    };
+    bar.finish();
+    let (model, train_eval, test) = evaluate(model, ctx.data, ctx.scale.chunk_size, &ctx.device, true);
+    let summary = Phase1Summary {
+        epochs: state.epoch,
+        reached_full_accuracy: reached,
+        train_accuracy: train_acc,
+        train_accuracy_eval: train_eval,
+        test_accuracy: test,
+        expected_loss: last_loss,
+        parameters: model.num_trainable_params(),
+        wall_seconds: prior_wall + start.elapsed().as_secs_f64(),
+        dataset: ctx.data.label(),
+        n_test: ctx.data.test.n,
+    };
+    write_atomic(&model_path, &model.valid().into_record().into_bytes().context("serialising the phase-1 model")?)?;
+    write_json(&summary_path, &summary)?;
+    std::fs::remove_dir_all(&progress).ok();
+    Ok((model, summary))
+}
+
+/// Phase 2 (label-noise heavy-ball SGD) and phase 3 (full-batch Adam back
+/// onto the valley) of one run, resumable at epoch ends.
+fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyhow::Result<ResnetRunSummary> {
+    let dir = run_dir(out, &run.id);
+    let ckpt = dir.join("checkpoint");
+    if ctx.force {
+        // --force retrains from phase 1's weights, never from an old checkpoint.
+        std::fs::remove_dir_all(&ckpt).ok();
+    }
+    std::fs::create_dir_all(&ckpt)?;
+    write_json(&dir.join("config.json"), run)?;
+    let p2 = ctx.scale.phase2.clone();
+    let rule = MomentumRule::scaled_with_gamma(run.c_multiplier * p2.c, p2.gamma)?;
+    let make = || Ok(HeavyBallConfig::new(rule).init()?);
+    let start = Instant::now();
+    let (mut model, mut optim, mut state) = match load_checkpoint(&ckpt, &ctx.config, make, &ctx.device)? {
+        Some(loaded) => loaded,
+        None => {
+            // π₀ = 0: a fresh optimizer on the phase-1 weights.
+            let model = load_model(&out.join("setup").join("phase1.bpk"), &ctx.config, &ctx.device)?;
+            (model, make()?, Checkpoint { epoch: 0, steps: 0, eval_epochs: vec![0], test_accuracy: vec![baseline], wall_seconds: 0.0 })
+        }
+    };
+    let prior_wall = state.wall_seconds;
+    let flip = LabelFlip::new(ctx.scale.label_noise_prob, ctx.data.num_classes)?;
+    let hard = ExpectedLoss::hard(ctx.data.num_classes)?;
+    let n = ctx.data.train.n;
+    let per_epoch = (n / p2.batch_size).max(1) as u64;
+    let bar = ctx.bar(p2.epochs * per_epoch, &run.id);
+    bar.set_position(state.epoch * per_epoch);
+    let mut error = None;
+    'epochs: while state.epoch < p2.epochs {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut epoch_rng(run.seed, STREAM_DATA_ORDER, state.epoch));
+        let mut noise = epoch_rng(run.seed, STREAM_LABEL_NOISE, state.epoch);
+        // Full batches only; the remainder (n mod batch) of the shuffled order is dropped.
+        for idx in order.chunks_exact(p2.batch_size.min(n)) {
+            let (x, y) = ctx.data.train.batch(idx, &ctx.device);
+            let noisy = flip.flip(&y, &mut noise)?;
+            let loss = hard.loss(model.forward(x), labels_tensor(&noisy, &ctx.device));
+            let value = loss.clone().into_scalar::<f64>();
+            if !value.is_finite() {
+                error = Some(format!("diverged in epoch {} (loss {value})", state.epoch + 1));
+                break 'epochs;
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(run.lr, model, grads);
+            state.steps += 1;
+            bar.inc(1);
+            ctx.step_taken()?;
+        }
+        state.epoch += 1;
+        if state.epoch % p2.eval_every == 0 || state.epoch == p2.epochs {
+            let (m, _, test) = evaluate(model, ctx.data, ctx.scale.chunk_size, &ctx.device, false);
+            model = m;
+            state.eval_epochs.push(state.epoch);
+            state.test_accuracy.push(test);
+            bar.set_message(format!("test acc {:.1}%", 100.0 * test));
+        }
+        state.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
+        save_checkpoint(&ckpt, &model, &optim, &state)?;
+    }
+    bar.finish();
+    let best = state.test_accuracy.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut summary = ResnetRunSummary {
+        run: run.clone(),
+        epochs: state.eval_epochs.clone(),
+        test_accuracy: state.test_accuracy.clone(),
+        best_test_accuracy: best,
+        train_accuracy_phase2: f64::NAN,
+        train_accuracy_projected: f64::NAN,
+        test_accuracy_projected: f64::NAN,
+        phase3_steps: 0,
+        error: error.clone(),
+        wall_seconds: 0.0,
+    };
+    if error.is_none() {
+        let model = recalibrate_bn(model, &ctx.data.train, ctx.scale.chunk_size, &ctx.device);
+        summary.train_accuracy_phase2 = accuracy(&model, &ctx.data.train, ctx.scale.chunk_size, &ctx.device);
+        let (model, steps) = phase3(ctx, model)?;
+        summary.phase3_steps = steps;
+        let (_, train, test) = evaluate(model, ctx.data, ctx.scale.chunk_size, &ctx.device, true);
+        summary.train_accuracy_projected = train;
+        summary.test_accuracy_projected = test;
+    }
+    summary.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
+    write_atomic(&dir.join("metrics.csv"), metrics_csv(&summary).as_bytes())?;
+    write_json(&dir.join("summary.json"), &summary)?;
+    std::fs::remove_dir_all(&ckpt).ok();
+    Ok(summary)
+}
+
+/// Phase 3: full-batch Adam on the expected loss (no sampled label noise),
+/// until the training-mode train accuracy is 100% or `phase3.steps` steps
+/// were taken. Returns the model and the steps taken.
+fn phase3(ctx: &mut Ctx, mut model: ResNet) -> anyhow::Result<(ResNet, u64)> {
+    let loss = ctx.expected_loss()?;
+    let mut adam = AdamConfig::new().init();
+    for step in 0..ctx.scale.phase3.steps {
+        let (grads, l, acc) = full_batch_gradient(&model, ctx.data, &loss, ctx.scale.chunk_size, &ctx.device);
+        if !l.is_finite() {
+            bail!("phase 3 diverged (expected loss {l})");
+        }
+        if acc >= 1.0 {
+            return Ok((model, step));
+        }
+        model = adam.step(ctx.scale.phase3.lr, model, grads);
+    }
+    Ok((model, ctx.scale.phase3.steps))
+}
+
+fn metrics_csv(s: &ResnetRunSummary) -> String {
+    let mut csv = String::from("epoch,test_accuracy\n");
+    for (e, a) in s.epochs.iter().zip(&s.test_accuracy) {
+        writeln!(csv, "{e},{a:e}").expect("writing to a String");
+    }
+    csv
+}
+
+/// Trains phase 1 once (or loads it from `setup/`), then the `todo` runs
+/// one after another, each resumable at epoch ends.
+pub fn train(ctx: &TrainCtx<'_, ResnetExp>, todo: &[&Job]) -> anyhow::Result<()> {
+    let (scale, out) = (ctx.scale, ctx.out);
+    let data = load_data(scale, ctx.inv.data_dir.as_deref())?;
+    let mut run_ctx = Ctx {
+        scale,
+        data: &data,
+        config: model_config(scale, &data),
+        device: ctx.backend.autodiff_device()?,
+        stop_after_steps: ctx.inv.stop_after_steps,
+        progress: Some(ctx.progress),
+        force: ctx.inv.opts.force,
+        steps: 0,
+    };
+    let (_, p1) = phase1(&mut run_ctx, out)?;
+    let runs = scale.runs();
+    for job in todo {
+        let run = runs.iter().find(|r| r.id == job.id).expect("a job per run");
+        train_run(&mut run_ctx, out, run, p1.test_accuracy)?;
+        ctx.progress.job_done();
+    }
+    Ok(())
+}

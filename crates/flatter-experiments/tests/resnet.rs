@@ -1,0 +1,131 @@
+//! ResNet-18 and the three-phase protocol: the parameter count, shapes, the
+//! smoke scale end to end, and resuming after an interruption bit for bit.
+//!
+//! These live in flatter-train (not flatter-models) so that they build
+//! against the same Burn features as the experiment binary.
+
+#![cfg(feature = "train")]
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{Distribution, Tensor};
+use flatter_device::BackendKind;
+use flatter_experiments::resnet::model::{NormKind, ResNetConfig, forward_flops};
+use flatter_experiments::harness::Scale;
+use flatter_experiments::harness::io::read_json;
+use flatter_experiments::resnet::{Phase1Summary, ResnetExperiment, ResnetRunSummary};
+use flatter_experiments::harness::Outcome;
+use flatter_experiments::resnet::ResnetExp;
+use flatter_experiments::Invocation;
+
+fn experiment() -> ResnetExperiment {
+    ResnetExperiment::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/resnet-cifar.toml"))).unwrap()
+}
+
+#[test]
+fn resnet18_has_11_173_962_trainable_parameters() {
+    let device = BackendKind::Flex.device().unwrap();
+    let model = ResNetConfig::new(3, 10).init(&device);
+    assert_eq!(model.num_trainable_params(), 11_173_962);
+    // 4,800 BatchNorm channels, each with a running mean and variance, which
+    // Burn's num_params also counts.
+    assert_eq!(model.running_stat_count(), 9_600);
+    assert_eq!(model.num_params(), 11_173_962 + 9_600);
+    let gn = ResNetConfig::new(3, 10).with_norm(NormKind::Group).init(&device);
+    assert_eq!((gn.num_trainable_params(), gn.running_stat_count()), (11_173_962, 0));
+    // 0.56 GMAC per 32×32 image.
+    assert!((forward_flops(&ResNetConfig::new(3, 10)) / 1e9 - 1.11).abs() < 0.02);
+}
+
+#[test]
+fn output_shapes_follow_channels_and_classes() {
+    let device = BackendKind::Flex.device().unwrap();
+    for (channels, classes, width, norm) in [(3, 10, 4, NormKind::Batch), (1, 7, 2, NormKind::Group)] {
+        let model = ResNetConfig::new(channels, classes).with_base_width(width).with_norm(norm).init(&device);
+        let x = Tensor::<4>::random([5, channels, 32, 32], Distribution::Default, &device);
+        assert_eq!(model.forward(x).dims(), [5, classes]);
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flatter-resnet-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+fn smoke(out: &Path, stop_after_steps: Option<u64>) -> anyhow::Result<flatter_experiments::resnet::ResnetSummary> {
+    let exp = experiment();
+    let mut inv = Invocation::new(Scale::Smoke, out, BackendKind::Flex.name());
+    inv.stop_after_steps = stop_after_steps;
+    match flatter_experiments::harness::run_loaded::<ResnetExp>(&exp, &inv)? {
+        Outcome::Complete(s) => Ok(s),
+        Outcome::Partial { complete_runs, total_runs } => anyhow::bail!("partial: {complete_runs} of {total_runs}"),
+    }
+}
+
+fn runs_of(out: &Path) -> Vec<ResnetRunSummary> {
+    experiment().smoke.runs().iter().map(|r| read_json(&out.join("runs").join(&r.id).join("summary.json")).unwrap()).collect()
+}
+
+fn bits(xs: &[f64]) -> Vec<u64> {
+    xs.iter().map(|x| x.to_bits()).collect()
+}
+
+/// The smoke scale runs phase 1, phase 2 and phase 3 for every grid point and
+/// writes the summary, figures and criteria; a run killed (twice: once in
+/// phase 1, once inside a phase-2 run) and resumed gives bit-identical metrics.
+#[test]
+fn smoke_runs_all_three_phases_and_resumes_bit_identically() {
+    let straight = tmp("straight");
+    let summary = smoke(&straight, None).unwrap();
+    assert_eq!(summary.header.experiment, "resnet-cifar");
+    let ids: Vec<&str> = summary.header.criteria.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["C11", "C12", "C13", "C14"]);
+    assert_eq!(summary.runs.len(), experiment().smoke.runs().len());
+    assert!(summary.header.dataset.contains("CIFAR-10") || summary.header.dataset.contains("Fashion-MNIST"), "{}", summary.header.dataset);
+    for fig in &summary.header.figures {
+        assert!(straight.join(&fig.file).exists(), "{}", fig.file);
+    }
+    assert!(straight.join("summary.json").exists());
+    for r in &summary.runs {
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert!(r.test_accuracy_projected.is_finite() && r.test_accuracy.len() == 3, "{r:?}");
+    }
+
+    let resumed = tmp("resumed");
+    // Interrupted inside phase 1 (after its first checkpoint)...
+    let err = smoke(&resumed, Some(7)).unwrap_err();
+    assert!(err.to_string().contains("interrupted"), "{err:#}");
+    assert!(!resumed.join("summary.json").exists());
+    // ...and again inside the phase-2 grid.
+    let err = smoke(&resumed, Some(23)).unwrap_err();
+    assert!(err.to_string().contains("interrupted"), "{err:#}");
+    let done = smoke(&resumed, None).unwrap();
+
+    let p1a: Phase1Summary = read_json(&straight.join("setup/phase1.json")).unwrap();
+    let p1b: Phase1Summary = read_json(&resumed.join("setup/phase1.json")).unwrap();
+    assert_eq!(p1a.epochs, p1b.epochs);
+    assert_eq!(
+        bits(&[p1a.train_accuracy, p1a.test_accuracy, p1a.expected_loss, p1a.train_accuracy_eval]),
+        bits(&[p1b.train_accuracy, p1b.test_accuracy, p1b.expected_loss, p1b.train_accuracy_eval])
+    );
+    for (a, b) in runs_of(&straight).iter().zip(&runs_of(&resumed)) {
+        assert_eq!(a.run, b.run);
+        assert_eq!(a.epochs, b.epochs);
+        assert_eq!(bits(&a.test_accuracy), bits(&b.test_accuracy), "{}", a.run.id);
+        assert_eq!(
+            bits(&[a.test_accuracy_projected, a.train_accuracy_projected, a.train_accuracy_phase2]),
+            bits(&[b.test_accuracy_projected, b.train_accuracy_projected, b.train_accuracy_phase2]),
+            "{}",
+            a.run.id
+        );
+        assert_eq!(
+            std::fs::read(straight.join("runs").join(&a.run.id).join("metrics.csv")).unwrap(),
+            std::fs::read(resumed.join("runs").join(&a.run.id).join("metrics.csv")).unwrap()
+        );
+    }
+    assert_eq!(summary.slope.map(f64::to_bits), done.slope.map(f64::to_bits));
+    std::fs::remove_dir_all(&straight).ok();
+    std::fs::remove_dir_all(&resumed).ok();
+}

@@ -1,0 +1,87 @@
+//! The UV experiment end to end at the smoke scale, and the experiment file's validity.
+
+#![cfg(feature = "train")]
+
+use std::path::{Path, PathBuf};
+
+use flatter_device::BackendKind;
+use flatter_experiments::harness::io::read_json;
+use flatter_experiments::harness::run_loaded;
+use flatter_experiments::uv::{UvExp, UvExperiment, UvRunSummary, UvSummary};
+use flatter_experiments::{Invocation, Scale};
+
+/// The workspace root (experiments/ lives there).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn experiment() -> UvExperiment {
+    UvExperiment::load(&root().join("experiments/uv.toml")).unwrap()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flatter-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn the_experiment_file_parses_and_every_scale_validates() {
+    let exp = experiment();
+    for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
+        assert!(!exp.scale(scale).runs().is_empty(), "{scale}");
+    }
+    // The cpu scale is the one the issue sizes: 3 activations, >= 6 γ, >= 5 η, >= 2 seeds.
+    let cpu = exp.scale(Scale::Cpu);
+    assert!(cpu.activations.len() == 3 && cpu.gammas.len() >= 6 && cpu.lrs.len() >= 5 && cpu.noise_seeds >= 2);
+}
+
+#[test]
+fn a_bad_field_is_reported_with_file_scale_and_field() {
+    let dir = temp("uv-bad-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(root().join("experiments/uv.toml")).unwrap();
+    let path = dir.join("uv.toml");
+    std::fs::write(&path, text.replacen("eps = 0.1", "eps = -0.1", 2)).unwrap();
+    let err = UvExperiment::load(&path).unwrap_err().to_string();
+    assert!(err.contains("uv.toml") && err.contains("[smoke] eps") && err.contains("eps > 0"), "{err}");
+    std::fs::write(&path, text.replacen("noise_seeds", "noise_seedz", 1)).unwrap();
+    let err = UvExperiment::load(&path).unwrap_err().to_string();
+    assert!(err.contains("noise_seedz") && err.contains("uv.toml"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_smoke_scale_writes_every_run_the_summary_and_the_figures_deterministically() {
+    let exp = experiment();
+    let scale = exp.scale(Scale::Smoke);
+    let (a, b) = (temp("uv-smoke-a"), temp("uv-smoke-b"));
+    let run = |out: &Path| {
+        run_loaded::<UvExp>(&exp, &Invocation::new(Scale::Smoke, out, BackendKind::DEFAULT.name())).unwrap().complete().unwrap()
+    };
+    let summary = run(&a);
+    assert_eq!(summary.runs, scale.runs().len());
+    assert!(summary.runs_fitted > 0);
+    let on_disk: UvSummary = read_json(&a.join("summary.json")).unwrap();
+    assert_eq!(on_disk.header.criteria, summary.header.criteria);
+    for run in scale.runs() {
+        let dir = a.join("runs").join(&run.id);
+        let result: UvRunSummary = read_json(&dir.join("summary.json")).unwrap();
+        assert!(result.fit.is_some() != result.error.is_some(), "{}: a fit or an error, never both", run.id);
+        assert!(dir.join("config.json").exists() && dir.join("metrics.csv").exists());
+    }
+    for fig in ["tau_vs_lr_linear", "tau_vs_lr_tanh", "tau_vs_lr_relu", "exponent_vs_gamma", "tau_vs_gamma"] {
+        for ext in ["svg", "png"] {
+            let path = a.join("figures").join(format!("{fig}.{ext}"));
+            assert!(std::fs::metadata(&path).map(|m| m.len() > 1000).unwrap_or(false), "{}", path.display());
+        }
+    }
+    // Same seed, same CPU backend: identical metrics, run for run.
+    run(&b);
+    for run in scale.runs() {
+        let read = |root: &Path| std::fs::read(root.join("runs").join(&run.id).join("metrics.csv")).unwrap();
+        assert_eq!(read(&a), read(&b), "{}", run.id);
+    }
+    std::fs::remove_dir_all(&a).unwrap();
+    std::fs::remove_dir_all(&b).unwrap();
+}
