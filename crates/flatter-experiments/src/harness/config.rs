@@ -41,6 +41,10 @@ pub enum ConfigError {
 pub trait ScaleTable: serde::Serialize {
     /// Checks every field's range.
     fn validate(&self) -> Result<(), Invalid>;
+    /// The jobs of the scale, in a fixed order (shards are positions in it).
+    fn jobs(&self) -> Vec<crate::harness::plan::Job>;
+    /// Every run id of the scale, in the order the analysis reads the records.
+    fn run_ids(&self) -> Vec<String>;
 }
 
 /// An experiment file with a table per scale.
@@ -63,7 +67,8 @@ pub trait ExperimentFile: DeserializeOwned {
 
 /// Declares an experiment file: `$file` (with `smoke`, `cpu` and `paper`
 /// fields of type `$table`) implements [`ExperimentFile`], `$table`
-/// implements [`ScaleTable`] through its inherent `validate`, and `$file` gets
+/// implements [`ScaleTable`] through its inherent `validate`, `jobs` and
+/// `runs` (whose items have an `id`), and `$file` gets
 /// `load(path)` (read and validate every table) and `scale(scale)`.
 macro_rules! experiment_file {
     ($file:ty, $table:ty) => {
@@ -77,6 +82,12 @@ macro_rules! experiment_file {
         impl $crate::harness::config::ScaleTable for $table {
             fn validate(&self) -> Result<(), $crate::harness::config::Invalid> {
                 <$table>::validate(self)
+            }
+            fn jobs(&self) -> Vec<$crate::harness::plan::Job> {
+                <$table>::jobs(self)
+            }
+            fn run_ids(&self) -> Vec<String> {
+                <$table>::runs(self).into_iter().map(|r| r.id).collect()
             }
         }
 

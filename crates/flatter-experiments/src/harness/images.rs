@@ -27,6 +27,7 @@ pub struct ImageBatcher {
     features: Vec<f32>,
     labels: Vec<i64>,
     dim: usize,
+    shape: [usize; 3],
     num_classes: usize,
 }
 
@@ -39,6 +40,7 @@ impl ImageBatcher {
             features: data.normalized(),
             labels: data.labels.iter().map(|&l| i64::from(l)).collect(),
             dim: data.image_len(),
+            shape: [data.channels, data.height, data.width],
             num_classes: data.num_classes,
         }
     }
@@ -56,6 +58,11 @@ impl ImageBatcher {
     /// Features per sample.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// One image's [C, H, W].
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
     }
 
     /// Number of classes.
@@ -77,6 +84,20 @@ impl ImageBatcher {
         }
         let labels = indices.iter().map(|&i| self.labels[i]).collect();
         (Tensor::from_data(TensorData::new(x, [indices.len(), self.dim]), device), labels)
+    }
+
+    /// The samples at `indices` as images `[B, C, H, W]` (for convolutional
+    /// models) and their host-side labels.
+    pub fn batch_images(&self, indices: &[usize], device: &Device) -> (Tensor<4>, Vec<i64>) {
+        let (x, labels) = self.batch(indices, device);
+        let [c, h, w] = self.shape;
+        (x.reshape([indices.len(), c, h, w]), labels)
+    }
+
+    /// Consecutive chunks of at most `chunk` samples in dataset order, as
+    /// index lists (the full-batch phases and evaluation go through these).
+    pub fn chunks(&self, chunk: usize) -> Vec<Vec<usize>> {
+        (0..self.len()).collect::<Vec<_>>().chunks(chunk.max(1)).map(|c| c.to_vec()).collect()
     }
 
     /// Every sample, in dataset order.

@@ -14,6 +14,8 @@
 //! - [`report`]: `REPORT.md` and `claims.json` from the summaries on disk.
 //! - [`io`]: atomic writes, so no half-written file is ever read as complete.
 //! - [`scale`]: the `smoke` / `cpu` / `paper` scales.
+//! - [`setup`]: the one key that decides whether a shared setup artefact
+//!   (the MLP's valley, ResNet's phase 1) is reused.
 //! - With the `train` feature only: [`progress`] (bars and job workers),
 //!   [`stacked`] (R runs of one model as one tensor program) and [`images`]
 //!   (images to Burn tensors in seeded minibatch order).
@@ -30,6 +32,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod scale;
+pub mod setup;
 #[cfg(feature = "train")]
 pub mod stacked;
 
@@ -136,8 +139,8 @@ impl Invocation {
 /// The scale table type of an experiment.
 pub type Table<E> = <<E as Experiment>::File as ExperimentFile>::Table;
 
-/// One experiment of the paper: its config file, its jobs, its training and
-/// its analysis. [`run_experiment`] drives every one the same way; the
+/// One experiment of the paper: its config file (whose scale tables give the
+/// jobs and run ids, [`ScaleTable`]), its training and its analysis. [`run_experiment`] drives every one the same way; the
 /// registry in the crate root lists them.
 pub trait Experiment {
     /// The results directory and config file name (`<name>.toml`).
@@ -150,12 +153,6 @@ pub trait Experiment {
     type RunSummary: DeserializeOwned;
     /// What the analysis writes to `summary.json`.
     type Summary: Serialize;
-
-    /// The jobs of a scale, in a fixed order (shards are positions in it).
-    fn jobs(scale: &Table<Self>) -> Vec<Job>;
-
-    /// The run ids whose records the analysis reads, in the order it wants them.
-    fn run_ids(scale: &Table<Self>) -> Vec<String>;
 
     /// Trains the `todo` jobs (none complete unless forced) into `out`; each
     /// job's files are all written before [`progress::Progress::job_done`].
@@ -227,7 +224,7 @@ pub fn run_loaded<E: Experiment>(file: &E::File, inv: &Invocation) -> anyhow::Re
     let scale_name = inv.scale;
     let scale = file.table(scale_name);
     scale.validate().map_err(|(field, msg)| anyhow::anyhow!("{name} [{scale_name}] {field}: {msg}"))?;
-    let jobs = E::jobs(scale);
+    let jobs = scale.jobs();
     validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("{name} [{scale_name}]: {e}"))?;
     let out = inv.out.as_path();
     let _lock = prepare_out(out, &(scale_name, scale), inv.opts.force, inv.opts.shard)?;
@@ -237,7 +234,7 @@ pub fn run_loaded<E: Experiment>(file: &E::File, inv: &Invocation) -> anyhow::Re
     if !all_complete(&jobs, out) {
         return Ok(partial(&jobs, out));
     }
-    let runs: Vec<E::RunSummary> = read_summaries(out, E::run_ids(scale))?;
+    let runs: Vec<E::RunSummary> = read_summaries(out, scale.run_ids())?;
     let ctx = AnalyseCtx::<E> { scale_name, file, scale, out, backend: &inv.backend };
     let summary = E::analyse(&ctx, runs).with_context(|| format!("analysing {name} in {}", out.display()))?;
     io::write_json(&out.join("summary.json"), &summary)?;

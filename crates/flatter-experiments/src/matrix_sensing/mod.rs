@@ -621,14 +621,6 @@ impl Experiment for MsExp {
     type RunSummary = MsRunSummary;
     type Summary = MsSummary;
 
-    fn jobs(scale: &MsScale) -> Vec<Job> {
-        scale.jobs()
-    }
-
-    fn run_ids(scale: &MsScale) -> Vec<String> {
-        scale.runs().into_iter().map(|r| r.id).collect()
-    }
-
     #[cfg(feature = "train")]
     fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
         train::train(ctx, todo)

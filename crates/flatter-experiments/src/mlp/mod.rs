@@ -463,14 +463,6 @@ impl Experiment for MlpExp {
     type RunSummary = MlpRunSummary;
     type Summary = MlpSummary;
 
-    fn jobs(scale: &MlpScale) -> Vec<Job> {
-        scale.jobs()
-    }
-
-    fn run_ids(scale: &MlpScale) -> Vec<String> {
-        scale.runs().into_iter().map(|r| r.id).collect()
-    }
-
     #[cfg(feature = "train")]
     fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
         train::train(ctx, todo)

@@ -40,6 +40,7 @@ use crate::harness::images::{ImageBatcher, epoch_order, label_tensor, minibatche
 use crate::harness::io::{read_json, write_atomic, write_json};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::progress::{cpu_workers, for_each_parallel};
+use crate::harness::setup::SetupKey;
 use crate::harness::{Activation, TrainCtx};
 use crate::mlp::model::{Mlp, MlpConfig};
 use crate::mlp::{CleanLoss, EpochPoint, MlpExp, MlpRun, MlpRunSummary, MlpScale, ValleySummary, dataset_description};
@@ -91,9 +92,9 @@ pub fn accuracy(model: &Mlp, data: &ImageBatcher, device: &Device) -> f64 {
     correct as f64 / data.len() as f64
 }
 
-/// The settings that determine the valley checkpoint; it is reused only when they match.
+/// The settings that determine the valley checkpoint (its [`SetupKey`]); it is reused only when they match.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ValleyKey {
+pub struct ValleySettings {
     train_per_class: usize,
     subset_seed: u64,
     seed: u64,
@@ -106,9 +107,9 @@ pub struct ValleyKey {
     backend: String,
 }
 
-impl ValleyKey {
+impl ValleySettings {
     fn of(scale: &MlpScale, backend: BackendKind) -> Self {
-        ValleyKey {
+        ValleySettings {
             train_per_class: scale.train_per_class,
             subset_seed: scale.subset_seed,
             seed: scale.seed,
@@ -123,9 +124,10 @@ impl ValleyKey {
     }
 }
 
+/// `setup/valley.json`: the key the checkpoint was made for, and what it produced.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ValleyFile {
-    key: ValleyKey,
+    key: SetupKey,
     summary: ValleySummary,
 }
 
@@ -186,7 +188,7 @@ pub fn valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, out: &Path
     let _setup_lock = crate::harness::plan::lock_setup(out)?;
     let dir = out.join("setup");
     let (record, meta) = (dir.join("valley.bpk"), dir.join("valley.json"));
-    let key = ValleyKey::of(scale, backend);
+    let key = SetupKey::of(&ValleySettings::of(scale, backend));
     let device = backend.autodiff_device()?;
     if !force && record.is_file() {
         if let Ok(file) = read_json::<ValleyFile>(&meta) {

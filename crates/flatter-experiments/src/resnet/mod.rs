@@ -542,14 +542,6 @@ impl Experiment for ResnetExp {
     type RunSummary = ResnetRunSummary;
     type Summary = ResnetSummary;
 
-    fn jobs(scale: &ResnetScale) -> Vec<Job> {
-        scale.jobs()
-    }
-
-    fn run_ids(scale: &ResnetScale) -> Vec<String> {
-        scale.runs().into_iter().map(|r| r.id).collect()
-    }
-
     #[cfg(feature = "train")]
     fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
         train::train(ctx, todo)
@@ -588,11 +580,31 @@ pub fn analyse(scale_name: Scale, exp: &ResnetExperiment, phase1: &Phase1Summary
     let c_fit = beta_star::c_fit(&stars);
     let criteria = criteria(scale, phase1, &stars, &slope, c_fit, &runs);
     let mut notes = exp.notes(scale_name);
-    notes.extend(gap_notes(scale, phase1, &stars, &slope, &runs, phase1.n_test));
-    let dataset = if phase1.dataset.is_empty() {
-        "unknown (setup/phase1.json was written before it recorded its dataset)".to_string()
+    // A phase-1 record from before it stored its data: the test-set size
+    // follows from the config (both datasets have 10,000 test images), and
+    // the dataset itself only when the config names it.
+    let n_test = if phase1.n_test > 0 {
+        phase1.n_test
+    } else if scale.test_per_class > 0 {
+        10 * scale.test_per_class
     } else {
+        10_000
+    };
+    notes.extend(gap_notes(scale, phase1, &stars, &slope, &runs, n_test));
+    let dataset = if !phase1.dataset.is_empty() {
         phase1.dataset.clone()
+    } else {
+        let per_class = |n: usize, full: &str| if n > 0 { (10 * n).to_string() } else { full.to_string() };
+        let (train, test) = (per_class(scale.train_per_class, "all"), per_class(scale.test_per_class, "10000"));
+        match scale.dataset {
+            DatasetChoice::Cifar10 => format!("CIFAR-10 ({train} training images, {test} test images)"),
+            DatasetChoice::FashionMnistPadded => {
+                format!("Fashion-MNIST padded to 32×32; {train} training images, {test} test images")
+            }
+            DatasetChoice::Auto => format!(
+                "CIFAR-10 if it was found, else Fashion-MNIST padded to 32×32 (setup/phase1.json predates the record of which); {train} training images, {test} test images"
+            ),
+        }
     };
     ResnetSummary {
         header: SummaryHeader {

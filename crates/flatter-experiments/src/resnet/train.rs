@@ -34,86 +34,27 @@ use anyhow::{Context as _, bail};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use flatter_data::{Cifar10, DataError, FashionMnist, ImageDataset, Split, Verify};
+use flatter_optim::rng::{RandomStream, Streams};
 use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 
 use crate::harness::TrainCtx;
+use crate::harness::setup::SetupKey;
+use crate::harness::images::{ImageBatcher, epoch_order, label_tensor};
 use crate::harness::io::{read_json, write_atomic, write_json};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::progress::Progress;
 use crate::resnet::model::{NormKind, ResNet, ResNetConfig};
 use crate::resnet::{Checkpoint, DatasetChoice, NormChoice, Phase1Summary, ResnetExp, ResnetRun, ResnetRunSummary, ResnetScale, dataset_label};
-use rand::SeedableRng as _;
-use rand::rngs::ChaCha8Rng;
-use rand::seq::SliceRandom as _;
-
-/// Streams of a run's randomness (the same numbering as `flatter_optim::RandomStream`).
-const STREAM_DATA_ORDER: u64 = 1;
-const STREAM_LABEL_NOISE: u64 = 2;
-
-/// The ChaCha8 stream of (seed, stream, epoch): no saved position is needed to resume.
-pub fn epoch_rng(seed: u64, stream: u64, epoch: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(((epoch + 1) << 8) | stream);
-    rng
-}
-
-/// Images as normalised `f32` and labels, in memory.
-pub struct Images {
-    /// Pixels, N×C×H×W.
-    pub x: Vec<f32>,
-    /// Class indices.
-    pub y: Vec<i64>,
-    /// Number of images.
-    pub n: usize,
-    /// [C, H, W].
-    pub shape: [usize; 3],
-}
-
-impl Images {
-    fn from_dataset(d: &ImageDataset) -> Self {
-        Images {
-            x: d.normalized(),
-            y: d.labels.iter().map(|&l| i64::from(l)).collect(),
-            n: d.n,
-            shape: [d.channels, d.height, d.width],
-        }
-    }
-
-    fn image_len(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    /// Images `idx` as a `[len, C, H, W]` tensor and their labels.
-    fn batch(&self, idx: &[usize], device: &Device) -> (Tensor<4>, Vec<i64>) {
-        let len = self.image_len();
-        let mut x = Vec::with_capacity(idx.len() * len);
-        for &i in idx {
-            x.extend_from_slice(&self.x[i * len..(i + 1) * len]);
-        }
-        let [c, h, w] = self.shape;
-        let t = Tensor::from_data(TensorData::new(x, [idx.len(), c, h, w]), device);
-        (t, idx.iter().map(|&i| self.y[i]).collect())
-    }
-
-    /// Consecutive chunks of at most `chunk` images, as index lists.
-    fn chunks(&self, chunk: usize) -> Vec<Vec<usize>> {
-        (0..self.n).collect::<Vec<_>>().chunks(chunk).map(|c| c.to_vec()).collect()
-    }
-}
-
-fn labels_tensor(y: &[i64], device: &Device) -> Tensor<1, Int> {
-    Tensor::from_data(TensorData::new(y.to_vec(), [y.len()]), device)
-}
 
 /// The training and test images of a scale.
 pub struct Data {
     /// Training images (a class-balanced subset when the scale asks for one).
-    pub train: Images,
+    pub train: ImageBatcher,
     /// Test images.
-    pub test: Images,
+    pub test: ImageBatcher,
     /// Number of classes.
     pub num_classes: usize,
     /// Whether this is CIFAR-10 (else Fashion-MNIST padded to 32×32).
@@ -123,7 +64,7 @@ pub struct Data {
 impl Data {
     /// Says plainly which data these are.
     pub fn label(&self) -> String {
-        dataset_label(self.is_cifar, self.train.n, self.test.n)
+        dataset_label(self.is_cifar, self.train.len(), self.test.len())
     }
 }
 
@@ -156,12 +97,12 @@ pub fn load_data(scale: &ResnetScale, data_dir: Option<&Path>) -> anyhow::Result
     };
     let train = subset(train, scale.train_per_class, scale.subset_seed)?;
     let test = subset(test, scale.test_per_class, scale.subset_seed.wrapping_add(1))?;
-    Ok(Data { num_classes: train.num_classes, train: Images::from_dataset(&train), test: Images::from_dataset(&test), is_cifar })
+    Ok(Data { num_classes: train.num_classes, train: ImageBatcher::new(&train), test: ImageBatcher::new(&test), is_cifar })
 }
 
 /// The network of a scale.
 pub fn model_config(scale: &ResnetScale, data: &Data) -> ResNetConfig {
-    ResNetConfig::new(data.train.shape[0], data.num_classes).with_base_width(scale.base_width).with_norm(match scale.norm {
+    ResNetConfig::new(data.train.shape()[0], data.num_classes).with_base_width(scale.base_width).with_norm(match scale.norm {
         NormChoice::Batch => NormKind::Batch,
         NormChoice::Group => NormKind::Group,
     })
@@ -171,7 +112,7 @@ pub fn model_config(scale: &ResnetScale, data: &Data) -> ResNetConfig {
 /// k gets momentum len_k / (len_0 + … + len_k), so the result is the
 /// size-weighted average of the chunk statistics. Needs an autodiff device
 /// (BatchNorm updates its statistics only in training mode there).
-pub fn recalibrate_bn(mut model: ResNet, images: &Images, chunk: usize, device: &Device) -> ResNet {
+pub fn recalibrate_bn(mut model: ResNet, images: &ImageBatcher, chunk: usize, device: &Device) -> ResNet {
     if !model.has_batch_norm() {
         return model;
     }
@@ -179,7 +120,7 @@ pub fn recalibrate_bn(mut model: ResNet, images: &Images, chunk: usize, device: 
     for idx in images.chunks(chunk) {
         seen += idx.len();
         model.set_bn_momentum(idx.len() as f64 / seen as f64);
-        let (x, _) = images.batch(&idx, device);
+        let (x, _) = images.batch_images(&idx, device);
         drop(model.forward(x.detach()));
     }
     model.set_bn_momentum(0.1);
@@ -187,20 +128,20 @@ pub fn recalibrate_bn(mut model: ResNet, images: &Images, chunk: usize, device: 
 }
 
 /// Share of `images` classified correctly in evaluation mode.
-pub fn accuracy(model: &ResNet, images: &Images, chunk: usize, device: &Device) -> f64 {
+pub fn accuracy(model: &ResNet, images: &ImageBatcher, chunk: usize, device: &Device) -> f64 {
     let eval = model.valid();
     let plain = device.clone().without_autodiff();
     let mut correct = 0.0;
     for idx in images.chunks(chunk) {
-        let (x, y) = images.batch(&idx, &plain);
+        let (x, y) = images.batch_images(&idx, &plain);
         correct += count_correct(eval.forward(x), &y, &plain);
     }
-    correct / images.n as f64
+    correct / images.len() as f64
 }
 
 fn count_correct(logits: Tensor<2>, y: &[i64], device: &Device) -> f64 {
     let n = y.len();
-    logits.argmax(1).reshape([n]).equal(labels_tensor(y, device)).float().sum().into_scalar::<f64>()
+    logits.argmax(1).reshape([n]).equal(label_tensor(y, device)).float().sum().into_scalar::<f64>()
 }
 
 /// Recalibrates, then measures (train accuracy, test accuracy) in evaluation mode.
@@ -214,14 +155,14 @@ fn evaluate(model: ResNet, data: &Data, chunk: usize, device: &Device, with_trai
 /// One full-batch gradient of the expected loss, accumulated over chunks.
 /// Returns the gradient, the expected loss and the training-mode train accuracy.
 fn full_batch_gradient(model: &ResNet, data: &Data, loss: &ExpectedLoss, chunk: usize, device: &Device) -> (GradientsParams, f64, f64) {
-    let n = data.train.n as f64;
+    let n = data.train.len() as f64;
     let mut acc = GradientsAccumulator::<ResNet>::new();
     let (mut total, mut correct) = (0.0, 0.0);
     for idx in data.train.chunks(chunk) {
-        let (x, y) = data.train.batch(&idx, device);
+        let (x, y) = data.train.batch_images(&idx, device);
         let logits = model.forward(x);
         correct += count_correct(logits.clone().detach(), &y, device);
-        let l = loss.loss(logits, labels_tensor(&y, device)).mul_scalar(idx.len() as f64 / n);
+        let l = loss.loss(logits, label_tensor(&y, device)).mul_scalar(idx.len() as f64 / n);
         total += l.clone().into_scalar::<f64>();
         acc.accumulate(model, GradientsParams::from_grads(l.backward(), model));
     }
@@ -295,8 +236,8 @@ impl Ctx<'_> {
 }
 
 /// What the phase-1 checkpoint depends on; it is reused only when this matches.
-fn setup_key(scale: &ResnetScale, data: &Data) -> serde_json::Value {
-    serde_json::json!({
+fn setup_key(scale: &ResnetScale, data: &Data) -> SetupKey {
+    SetupKey::of(&serde_json::json!({
         "dataset": data.label(),
         "train_per_class": scale.train_per_class,
         "test_per_class": scale.test_per_class,
@@ -307,7 +248,7 @@ fn setup_key(scale: &ResnetScale, data: &Data) -> serde_json::Value {
         "chunk_size": scale.chunk_size,
         "seed": scale.seed,
         "phase1": scale.phase1,
-    })
+    }))
 }
 
 /// Phase 1: full-batch heavy-ball GD on the expected loss, warm-up then
@@ -320,8 +261,7 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
     let key = setup_key(ctx.scale, ctx.data);
     let (model_path, summary_path, key_path) = (setup.join("phase1.bpk"), setup.join("phase1.json"), setup.join("setup.json"));
     if summary_path.exists() && key_path.exists() {
-        let saved: serde_json::Value = read_json(&key_path)?;
-        if saved == key {
+        if key.matches_file(&key_path) {
             let summary: Phase1Summary = read_json(&summary_path)?;
             return Ok((load_model(&model_path, &ctx.config, &ctx.device)?, summary));
         }
@@ -329,7 +269,7 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
         std::fs::remove_dir_all(&setup).with_context(|| format!("removing stale {}", setup.display()))?;
     }
     std::fs::create_dir_all(&setup)?;
-    write_json(&key_path, &key)?;
+    key.write(&key_path)?;
     let progress = setup.join("phase1-progress");
     std::fs::create_dir_all(&progress)?;
     let p1 = ctx.scale.phase1.clone();
@@ -380,7 +320,7 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
         parameters: model.num_trainable_params(),
         wall_seconds: prior_wall + start.elapsed().as_secs_f64(),
         dataset: ctx.data.label(),
-        n_test: ctx.data.test.n,
+        n_test: ctx.data.test.len(),
     };
     write_atomic(&model_path, &model.valid().into_record().into_bytes().context("serialising the phase-1 model")?)?;
     write_json(&summary_path, &summary)?;
@@ -414,20 +354,20 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
     let prior_wall = state.wall_seconds;
     let flip = LabelFlip::new(ctx.scale.label_noise_prob, ctx.data.num_classes)?;
     let hard = ExpectedLoss::hard(ctx.data.num_classes)?;
-    let n = ctx.data.train.n;
+    let n = ctx.data.train.len();
     let per_epoch = (n / p2.batch_size).max(1) as u64;
     let bar = ctx.bar(p2.epochs * per_epoch, &run.id);
     bar.set_position(state.epoch * per_epoch);
     let mut error = None;
     'epochs: while state.epoch < p2.epochs {
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut epoch_rng(run.seed, STREAM_DATA_ORDER, state.epoch));
-        let mut noise = epoch_rng(run.seed, STREAM_LABEL_NOISE, state.epoch);
+        let streams = Streams::new(run.seed);
+        let order = epoch_order(n, &mut streams.epoch_rng(RandomStream::DataOrder, state.epoch));
+        let mut noise = streams.epoch_rng(RandomStream::LabelNoise, state.epoch);
         // Full batches only; the remainder (n mod batch) of the shuffled order is dropped.
         for idx in order.chunks_exact(p2.batch_size.min(n)) {
-            let (x, y) = ctx.data.train.batch(idx, &ctx.device);
+            let (x, y) = ctx.data.train.batch_images(idx, &ctx.device);
             let noisy = flip.flip(&y, &mut noise)?;
-            let loss = hard.loss(model.forward(x), labels_tensor(&noisy, &ctx.device));
+            let loss = hard.loss(model.forward(x), label_tensor(&noisy, &ctx.device));
             let value = loss.clone().into_scalar::<f64>();
             if !value.is_finite() {
                 error = Some(format!("diverged in epoch {} (loss {value})", state.epoch + 1));

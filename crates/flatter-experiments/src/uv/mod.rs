@@ -569,14 +569,6 @@ impl Experiment for UvExp {
     type RunSummary = UvRunSummary;
     type Summary = UvSummary;
 
-    fn jobs(scale: &UvScale) -> Vec<Job> {
-        scale.jobs()
-    }
-
-    fn run_ids(scale: &UvScale) -> Vec<String> {
-        scale.runs().into_iter().map(|r| r.id).collect()
-    }
-
     #[cfg(feature = "train")]
     fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
         train::train(ctx, todo)
