@@ -24,7 +24,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     w = a.width
-    # 6 linear layers: ReLU after 1-4, tanh after 5, logits from the 6th (flatter_models::mlp::Mlp).
+    # 6 linear layers: ReLU after 1-4, tanh after 5, logits from the 6th (flatter_experiments::mlp::model::Mlp).
     model = torch.nn.Sequential(
         torch.nn.Linear(784, w), torch.nn.ReLU(),
         torch.nn.Linear(w, w), torch.nn.ReLU(),

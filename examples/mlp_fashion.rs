@@ -49,7 +49,7 @@ fn main() -> anyhow::Result<()> {
     let data = load_data(scale, args.data_dir.as_deref())?;
     println!("{}", data.description);
     let (model, v) = valley(scale, &data, backend, &args.out, false, &ProgressBar::new(scale.valley_max_epochs))?;
-    println!("valley: 100% train accuracy after {} GD steps, test accuracy {:.4}", v.epochs, v.test_acc);
+    println!("valley: 100% train accuracy after {} GD steps, test accuracy {:.4}", v.epochs, v.test_accuracy);
     let beta = args.beta.unwrap_or(1.0 - scale.rule_c * args.lr.powf(GAMMA_OPT));
     let rule_factor = (1.0 - beta) / (scale.rule_c * args.lr.powf(GAMMA_OPT));
     let seed = args.seed.unwrap_or(scale.run_seeds[0]);
@@ -60,14 +60,14 @@ fn main() -> anyhow::Result<()> {
     println!("η = {}, β = {beta:.4}, seed {seed} ({} epochs with label noise p = {}, then {} without), on {backend}", args.lr, scale.epochs_noisy, scale.label_noise_prob, scale.epochs_clean);
     println!("{:>6} {:>12} {:>10}", "epoch", "train loss", "test acc");
     for p in &points {
-        println!("{:>6} {:>12.4} {:>10.4}", p.epoch, p.train_loss, p.test_acc);
+        println!("{:>6} {:>12.4} {:>10.4}", p.epoch, p.train_loss, p.test_accuracy);
     }
     println!(
         "best test accuracy {:.4} at epoch {}, final {} (start {:.4}){}; {:.1} s",
-        summary.best_test_acc,
+        summary.best_test_accuracy,
         summary.best_epoch,
-        summary.final_test_acc.map_or("-".to_string(), |a| format!("{a:.4}")),
-        summary.start_test_acc,
+        summary.final_test_accuracy.map_or("-".to_string(), |a| format!("{a:.4}")),
+        summary.start_test_accuracy,
         if summary.diverged { ", DIVERGED" } else { "" },
         summary.wall_seconds
     );

@@ -1,17 +1,12 @@
-//! ResNet-18 and the three-phase protocol: the parameter count, shapes, the
-//! smoke scale end to end, and resuming after an interruption bit for bit.
-//!
-//! These live in flatter-train (not flatter-models) so that they build
-//! against the same Burn features as the experiment binary.
+//! ResNet-18's three-phase protocol: the smoke scale end to end, and resuming
+//! after an interruption bit for bit. (The model's own tests, the parameter
+//! count and shapes, are beside it in `src/resnet/model.rs`.)
 
 #![cfg(feature = "train")]
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
-use burn::tensor::{Distribution, Tensor};
 use flatter_device::BackendKind;
-use flatter_experiments::resnet::model::{NormKind, ResNetConfig, forward_flops};
 use flatter_experiments::harness::Scale;
 use flatter_experiments::harness::io::read_json;
 use flatter_experiments::resnet::{Phase1Summary, ResnetExperiment, ResnetRunSummary};
@@ -21,31 +16,6 @@ use flatter_experiments::Invocation;
 
 fn experiment() -> ResnetExperiment {
     ResnetExperiment::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/resnet-cifar.toml"))).unwrap()
-}
-
-#[test]
-fn resnet18_has_11_173_962_trainable_parameters() {
-    let device = BackendKind::Flex.device().unwrap();
-    let model = ResNetConfig::new(3, 10).init(&device);
-    assert_eq!(model.num_trainable_params(), 11_173_962);
-    // 4,800 BatchNorm channels, each with a running mean and variance, which
-    // Burn's num_params also counts.
-    assert_eq!(model.running_stat_count(), 9_600);
-    assert_eq!(model.num_params(), 11_173_962 + 9_600);
-    let gn = ResNetConfig::new(3, 10).with_norm(NormKind::Group).init(&device);
-    assert_eq!((gn.num_trainable_params(), gn.running_stat_count()), (11_173_962, 0));
-    // 0.56 GMAC per 32×32 image.
-    assert!((forward_flops(&ResNetConfig::new(3, 10)) / 1e9 - 1.11).abs() < 0.02);
-}
-
-#[test]
-fn output_shapes_follow_channels_and_classes() {
-    let device = BackendKind::Flex.device().unwrap();
-    for (channels, classes, width, norm) in [(3, 10, 4, NormKind::Batch), (1, 7, 2, NormKind::Group)] {
-        let model = ResNetConfig::new(channels, classes).with_base_width(width).with_norm(norm).init(&device);
-        let x = Tensor::<4>::random([5, channels, 32, 32], Distribution::Default, &device);
-        assert_eq!(model.forward(x).dims(), [5, classes]);
-    }
 }
 
 fn tmp(name: &str) -> PathBuf {

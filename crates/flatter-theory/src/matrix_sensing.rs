@@ -1,4 +1,4 @@
-//! Matrix sensing in plain f64 (PAPER.md §6, App. A.2 and D): the problem,
+//! Matrix sensing in plain f64 (App. A.2 and D of the paper): the problem,
 //! the eq. (129) Hessian trace, its minimum over the valley, and eq. (1) on
 //! it, as the reference that the Burn experiment draws its data from and is
 //! checked against.

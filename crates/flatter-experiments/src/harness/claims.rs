@@ -9,7 +9,7 @@ use crate::harness::scale::Scale;
 /// A claim checked against the paper, as the report prints it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Criterion {
-    /// Row of PAPER.md §9 (e.g. "C4").
+    /// Our id of the paper's claim, C1–C15 in the report's order (e.g. "C4").
     pub id: String,
     /// What is measured.
     pub quantity: String,

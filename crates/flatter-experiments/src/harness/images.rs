@@ -125,3 +125,58 @@ pub fn epoch_order(n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
 pub fn minibatches(order: &[usize], batch_size: usize) -> impl Iterator<Item = &[usize]> {
     order.chunks(batch_size)
 }
+
+#[cfg(test)]
+mod tests {
+    use flatter_data::{FashionMnist, Split, Verify};
+    use flatter_device::BackendKind;
+    use flatter_optim::rng::{RandomStream, Streams};
+
+    use super::*;
+
+    #[test]
+    fn batcher_shapes_normalisation_and_order() {
+        let test = FashionMnist::load(None, Split::Test, Verify::Strict).unwrap();
+        let batcher = ImageBatcher::new(&test);
+        assert_eq!((batcher.len(), batcher.dim(), batcher.num_classes()), (10_000, 784, 10));
+        let device = BackendKind::DEFAULT.device().unwrap();
+        let (x, labels) = batcher.batch(&[3, 0, 9999], &device);
+        assert_eq!(x.dims(), [3, 784]);
+        assert_eq!(labels, vec![i64::from(test.labels[3]), i64::from(test.labels[0]), i64::from(test.labels[9999])]);
+        // Row 1 is image 0, normalised with the published constants.
+        let got: Vec<f32> = x.into_data().convert::<f32>().try_into_vec().unwrap();
+        for (k, &p) in test.image(0).unwrap().iter().enumerate() {
+            let want = (f32::from(p) / 255.0 - 0.2860) / 0.3530;
+            assert!((got[784 + k] - want).abs() < 1e-6, "pixel {k}: {} vs {want}", got[784 + k]);
+        }
+        // The whole normalised split has mean ≈ 0 and std ≈ 1 (the constants are the training split's).
+        let all = test.normalized();
+        let mean = all.iter().map(|&v| f64::from(v)).sum::<f64>() / all.len() as f64;
+        let var = all.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / all.len() as f64;
+        assert!(mean.abs() < 0.05 && (var.sqrt() - 1.0).abs() < 0.05, "mean {mean}, std {}", var.sqrt());
+
+        // Order: a permutation, the same for the same seed, different across epochs and streams.
+        let s = Streams::new(5);
+        let (mut a, mut b) = (s.rng(RandomStream::DataOrder), s.rng(RandomStream::DataOrder));
+        let (a1, b1) = (epoch_order(1000, &mut a), epoch_order(1000, &mut b));
+        assert_eq!(a1, b1);
+        let mut sorted = a1.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_ne!(epoch_order(1000, &mut a), a1, "the next epoch is another permutation");
+        assert_ne!(epoch_order(1000, &mut s.rng(RandomStream::LabelNoise)), a1);
+        let sizes: Vec<usize> = minibatches(&a1, 300).map(<[usize]>::len).collect();
+        assert_eq!(sizes, vec![300, 300, 300, 100]);
+
+        // As images for convolutional models: the same values, shaped [B, C, H, W];
+        // chunks cover the dataset in order.
+        assert_eq!(batcher.shape(), [1, 28, 28]);
+        let (img, img_labels) = batcher.batch_images(&[3, 0, 9999], &device);
+        assert_eq!(img.dims(), [3, 1, 28, 28]);
+        assert_eq!(img_labels, labels);
+        assert_eq!(img.into_data().convert::<f32>().try_into_vec::<f32>().unwrap(), got);
+        let chunks = batcher.chunks(4096);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![4096, 4096, 1808]);
+        assert_eq!(chunks.concat(), (0..10_000).collect::<Vec<_>>());
+    }
+}

@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temporaries() {
-        let dir = std::env::temp_dir().join(format!("flatter-runs-io-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("flatter-io-{}", std::process::id()));
         let path = dir.join("sub").join("a.json");
         write_json(&path, &vec![1, 2, 3]).unwrap();
         write_json(&path, &vec![4]).unwrap();
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_file() {
-        let dir = std::env::temp_dir().join(format!("flatter-runs-io-bad-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("flatter-io-bad-{}", std::process::id()));
         let path = dir.join("bad.json");
         write_atomic(&path, b"{not json").unwrap();
         let err = read_json::<Vec<i32>>(&path).unwrap_err().to_string();

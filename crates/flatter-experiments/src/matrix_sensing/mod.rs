@@ -1,7 +1,7 @@
-//! Matrix sensing under label noise (PAPER.md §6, App. A.2 and D): config,
+//! Matrix sensing under label noise (App. A.2 and D): config,
 //! runs and jobs, the speed of the Hessian-trace decrease, β* per η, C_opt
 //! against the eq. (135) bound, epoch-wise double descent, and the criteria
-//! of PAPER.md §9 rows 9–10.
+//! of claims C9–C10.
 //!
 //! Protocol (our reconstruction; every value is in `experiments/matrix-sensing.toml`):
 //! 1. Phase 1, once per data seed: noise-free heavy ball from a small random

@@ -104,9 +104,9 @@ fn acc_vs_epoch(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)]) -> F
         traces.iter().filter(|(r, _)| same_lr(r.lr, mid) && r.seed == seed).collect();
     at_mid.sort_by(|a, b| a.0.beta.total_cmp(&b.0.beta));
     // Failed runs (ending below FAILED_ACC, or diverged) would squash the axis; they are in summary.json.
-    at_mid.retain(|(_, points)| points.last().is_some_and(|p| p.test_acc >= FAILED_ACC));
+    at_mid.retain(|(_, points)| points.last().is_some_and(|p| p.test_accuracy >= FAILED_ACC));
     for (color, (run, points)) in at_mid.iter().enumerate() {
-        let pts: Vec<(f64, f64)> = points.iter().filter(|p| p.test_acc.is_finite()).map(|p| (p.epoch as f64, p.test_acc)).collect();
+        let pts: Vec<(f64, f64)> = points.iter().filter(|p| p.test_accuracy.is_finite()).map(|p| (p.epoch as f64, p.test_accuracy)).collect();
         if pts.is_empty() {
             continue;
         }

@@ -1,7 +1,7 @@
 //! The 6-layer MLP on Fashion-MNIST (Fig. 5, App. A.4): config, the (η, β)
-//! grid, per-run results, the eq. (14) fit of β*(η) and PAPER.md §9 row 15.
+//! grid, per-run results, the eq. (14) fit of β*(η) and claim C15.
 //!
-//! Protocol (PAPER.md §8): one "valley" checkpoint from full-batch GD without
+//! Protocol (Fig. 5, App. A.4): one "valley" checkpoint from full-batch GD without
 //! momentum on the expected loss (p = 0.2) until 100% train accuracy; then,
 //! for each (η, β), heavy-ball SGD with fresh label flips (p = 0.2) for
 //! `epochs_noisy` epochs and a noise-free phase of `epochs_clean` epochs; the
@@ -31,7 +31,7 @@ use crate::harness::config::{Invalid, require};
 pub use crate::harness::beta_star::{BetaStarAtLr, GridPoint, SlopeFit, fit_beta_star_at, fit_slope};
 pub use crate::harness::{Activation, Criterion, GAMMA_OPT};
 
-/// The tolerance of PAPER.md §9 row 15.
+/// The tolerance of claim C15.
 pub const SLOPE_TOLERANCE: f64 = 0.2;
 /// A run whose final test accuracy is below this (twice chance for 10
 /// classes) has collapsed and counts as failed.
@@ -246,25 +246,32 @@ pub struct EpochPoint {
     /// Mean training loss over the last epoch (the phase's own loss).
     pub train_loss: f64,
     /// Test accuracy in [0, 1].
-    pub test_acc: f64,
+    #[serde(alias = "test_acc")]
+    pub test_accuracy: f64,
 }
 
-/// What a finished run writes to `runs/<id>/summary.json`.
+/// What a finished run writes to `runs/<id>/summary.json`. Accuracies are
+/// `…_accuracy`, as in every experiment; the serde aliases read records
+/// written before the names were unified (`…_acc`), so they resume.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MlpRunSummary {
     /// The run.
     pub run: MlpRun,
     /// Best test accuracy over the evaluations during both phases, the start
     /// excluded (the paper's score).
-    pub best_test_acc: f64,
+    #[serde(alias = "best_test_acc")]
+    pub best_test_accuracy: f64,
     /// The epoch of the best test accuracy.
     pub best_epoch: u64,
     /// Test accuracy after the last epoch; None when the run diverged.
-    pub final_test_acc: Option<f64>,
+    #[serde(alias = "final_test_acc")]
+    pub final_test_accuracy: Option<f64>,
     /// Train accuracy (true labels) after the last epoch; None when the run diverged.
-    pub final_train_acc: Option<f64>,
+    #[serde(alias = "final_train_acc")]
+    pub final_train_accuracy: Option<f64>,
     /// Test accuracy at the valley checkpoint, before any SGD.
-    pub start_test_acc: f64,
+    #[serde(alias = "start_test_acc")]
+    pub start_test_accuracy: f64,
     /// Whether the loss became non-finite.
     pub diverged: bool,
     /// Whether the run failed: it diverged, or it ended at a test accuracy
@@ -279,7 +286,7 @@ pub struct MlpRunSummary {
 /// Reduces the runs of one (η, β), one per seed, to a grid point: the score
 /// of a run is its best test accuracy.
 pub fn grid_point(beta: f64, runs: &[&MlpRunSummary]) -> GridPoint {
-    let scores: Vec<f64> = runs.iter().map(|r| r.best_test_acc).collect();
+    let scores: Vec<f64> = runs.iter().map(|r| r.best_test_accuracy).collect();
     GridPoint::of_seeds(beta, &scores, runs.is_empty() || runs.iter().any(|r| r.failed))
 }
 
@@ -289,9 +296,11 @@ pub struct ValleySummary {
     /// Full-batch steps until 100% train accuracy.
     pub epochs: u64,
     /// Train accuracy at the checkpoint (1.0).
-    pub train_acc: f64,
+    #[serde(alias = "train_acc")]
+    pub train_accuracy: f64,
     /// Test accuracy at the checkpoint.
-    pub test_acc: f64,
+    #[serde(alias = "test_acc")]
+    pub test_accuracy: f64,
     /// The expected loss at the checkpoint.
     pub loss: f64,
     /// Wall time, seconds.
@@ -338,7 +347,7 @@ pub struct MlpAnalysis {
     pub notes: Vec<String>,
 }
 
-/// Fits β*(η) for every η, the slope and C, and checks PAPER.md §9 row 15.
+/// Fits β*(η) for every η, the slope and C, and checks claim C15.
 pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> MlpAnalysis {
     let mut per_lr = Vec::new();
     let mut notes = Vec::new();
@@ -441,7 +450,7 @@ pub fn parse_metrics(text: &str) -> Option<Vec<EpochPoint>> {
         .skip(1)
         .map(|line| {
             let mut f = line.split(',');
-            Some(EpochPoint { epoch: f.next()?.parse().ok()?, train_loss: f.next()?.parse().ok()?, test_acc: f.next()?.parse().ok()? })
+            Some(EpochPoint { epoch: f.next()?.parse().ok()?, train_loss: f.next()?.parse().ok()?, test_accuracy: f.next()?.parse().ok()? })
         })
         .collect()
 }
@@ -485,7 +494,7 @@ impl Experiment for MlpExp {
         match &valley_summary {
             Some(v) => notes.push(format!(
                 "Valley: 100% train accuracy after {} full-batch GD steps at η₀ = {} (test accuracy there {:.4}).",
-                v.epochs, scale.valley_lr, v.test_acc
+                v.epochs, scale.valley_lr, v.test_accuracy
             )),
             None => notes.push("The valley checkpoint's record (setup/valley.json) is not in this directory (shards merged from elsewhere); its wall time is not counted.".into()),
         }
@@ -555,11 +564,11 @@ mod tests {
     fn summary(run: MlpRun, acc: f64, failed: bool) -> MlpRunSummary {
         MlpRunSummary {
             run,
-            best_test_acc: acc,
+            best_test_accuracy: acc,
             best_epoch: 1,
-            final_test_acc: Some(acc),
-            final_train_acc: Some(1.0),
-            start_test_acc: 0.7,
+            final_test_accuracy: Some(acc),
+            final_train_accuracy: Some(1.0),
+            start_test_accuracy: 0.7,
             diverged: false,
             failed,
             wall_seconds: 0.0,

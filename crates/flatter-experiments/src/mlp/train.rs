@@ -1,5 +1,6 @@
-//! The MLP on Fashion-MNIST (Fig. 5) end to end: a scale of
-//! `experiments/mlp-fashion.toml` in, a finished `results/mlp-fashion/` out.
+//! Training the MLP on Fashion-MNIST (Fig. 5): the valley checkpoint, then one
+//! run per job. `crate::harness::run_experiment` drives it; the analysis is in
+//! the parent module and reads only what this writes.
 //!
 //! Layout of the output directory:
 //! - `config.json`: the resolved scale, written before training;
@@ -14,12 +15,11 @@
 //!
 //! Runs are trained on one worker thread per core, each run alone with the
 //! `ModuleOptimizer` + `HeavyBall` path. They are not stacked into one batched
-//! program as the UV sweep is, because measured, stacking is not faster here:
-//! `benches/mlp_throughput.rs` times 5 cpu-scale MLPs as one program (weights
-//! `[R, in, out]`, the minibatch shared) against one at a time. On one thread
-//! per run, which is how this experiment runs them, flex gives 0.89× (25,225 vs
-//! 28,202 samples/s on the 2-core machine). Stacking only pays (1.51×) when one
-//! run is spread over both cores, and two independent workers already use both.
+//! program as the UV sweep is, because measured, stacking is not faster per
+//! core here: `benches/mlp_throughput.rs` times cpu-scale MLPs stacked as one
+//! program (weights `[R, in, out]`, the minibatch shared) against one at a
+//! time, and the README's Benchmarks table has the numbers (stacking pays only
+//! when one run is spread over both cores, and two workers already use both).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -163,8 +163,8 @@ pub fn train_valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, bar:
             let valid = model.valid();
             let summary = ValleySummary {
                 epochs: epoch,
-                train_acc: 1.0,
-                test_acc: accuracy(&valid, &data.test, &plain),
+                train_accuracy: 1.0,
+                test_accuracy: accuracy(&valid, &data.test, &plain),
                 loss: loss_value,
                 wall_seconds: start.elapsed().as_secs_f64(),
             };
@@ -240,8 +240,8 @@ pub fn train_run(
     };
     let mut optim = HeavyBallConfig::new(MomentumRule::fixed(run.beta)?).init()?;
     let mut model = valley.clone();
-    let start_test_acc = accuracy(&model.valid(), &data.test, &plain);
-    let mut points = vec![EpochPoint { epoch: 0, train_loss: f64::NAN, test_acc: start_test_acc }];
+    let start_test_accuracy = accuracy(&model.valid(), &data.test, &plain);
+    let mut points = vec![EpochPoint { epoch: 0, train_loss: f64::NAN, test_accuracy: start_test_accuracy }];
     let total = scale.epochs_noisy + scale.epochs_clean;
     let mut diverged = false;
     for epoch in 1..=total {
@@ -262,13 +262,13 @@ pub fn train_run(
         bar.inc(1);
         if !train_loss.is_finite() {
             diverged = true;
-            points.push(EpochPoint { epoch, train_loss, test_acc: f64::NAN });
+            points.push(EpochPoint { epoch, train_loss, test_accuracy: f64::NAN });
             bar.inc(total - epoch);
             break;
         }
         if epoch % scale.eval_every == 0 || epoch == total || epoch == scale.epochs_noisy {
-            let test_acc = accuracy(&model.valid(), &data.test, &plain);
-            points.push(EpochPoint { epoch, train_loss, test_acc });
+            let test_accuracy = accuracy(&model.valid(), &data.test, &plain);
+            points.push(EpochPoint { epoch, train_loss, test_accuracy });
         }
     }
     // The best over the evaluations *during training* (the shared start excluded,
@@ -277,28 +277,28 @@ pub fn train_run(
     let best = points
         .iter()
         .skip(1)
-        .filter(|p| p.test_acc.is_finite())
-        .max_by(|a, b| a.test_acc.total_cmp(&b.test_acc))
+        .filter(|p| p.test_accuracy.is_finite())
+        .max_by(|a, b| a.test_accuracy.total_cmp(&b.test_accuracy))
         .unwrap_or(&points[0]);
     let last = points.last().expect("the start is recorded");
     let summary = MlpRunSummary {
         run: run.clone(),
-        best_test_acc: best.test_acc,
+        best_test_accuracy: best.test_accuracy,
         best_epoch: best.epoch,
-        final_test_acc: last.test_acc.is_finite().then_some(last.test_acc),
-        final_train_acc: (!diverged).then(|| accuracy(&model.valid(), &data.train, &plain)),
-        start_test_acc,
+        final_test_accuracy: last.test_accuracy.is_finite().then_some(last.test_accuracy),
+        final_train_accuracy: (!diverged).then(|| accuracy(&model.valid(), &data.train, &plain)),
+        start_test_accuracy,
         diverged,
-        failed: diverged || !(last.test_acc >= crate::mlp::FAILED_ACC),
+        failed: diverged || !(last.test_accuracy >= crate::mlp::FAILED_ACC),
         wall_seconds: start.elapsed().as_secs_f64(),
     };
     Ok((summary, points))
 }
 
 fn metrics_csv(points: &[EpochPoint]) -> String {
-    let mut csv = String::from("epoch,train_loss,test_acc\n");
+    let mut csv = String::from("epoch,train_loss,test_accuracy\n");
     for p in points {
-        writeln!(csv, "{},{},{}", p.epoch, p.train_loss, p.test_acc).expect("writing to a String");
+        writeln!(csv, "{},{},{}", p.epoch, p.train_loss, p.test_accuracy).expect("writing to a String");
     }
     csv
 }

@@ -1,6 +1,6 @@
 //! ResNet-18 on CIFAR-10, the three-phase protocol of Fig. 2 and Fig. 4
 //! (Sec. 4.2, App. A.3): config, run expansion, the eq. (14) fits and the
-//! criteria of PAPER.md §9 rows 11–14. No Burn here: everything below is a
+//! criteria of claims C11–C14. No Burn here: everything below is a
 //! function of the files the runs write.
 //!
 //! Phase 1 puts the network on the valley once (full-batch GD on the expected
@@ -386,7 +386,7 @@ pub fn dip_then_rise(run: &ResnetRunSummary, baseline: f64) -> (bool, bool, f64)
     (dip, rise, best - baseline)
 }
 
-/// The tolerance of C12 on the slope (PAPER.md §9 row 12).
+/// The tolerance of C12 on the slope (claim C12).
 pub const SLOPE_TOLERANCE: f64 = 0.15;
 
 /// Every gap the numbers themselves show, said plainly (added to the scale's notes).
@@ -456,7 +456,7 @@ pub fn gap_notes(
     notes
 }
 
-/// The criteria of PAPER.md §9 rows 11–14.
+/// The criteria of claims C11–C14.
 pub fn criteria(
     scale: &ResnetScale,
     phase1: &Phase1Summary,

@@ -252,3 +252,37 @@ pub fn forward_flops(config: &ResNetConfig) -> f64 {
     }
     flops + 2.0 * 8.0 * b * config.num_classes as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module as _;
+    use burn::tensor::{Distribution, Tensor};
+    use flatter_device::BackendKind;
+
+    use super::*;
+
+    #[test]
+    fn resnet18_has_11_173_962_trainable_parameters() {
+        let device = BackendKind::Flex.device().unwrap();
+        let model = ResNetConfig::new(3, 10).init(&device);
+        assert_eq!(model.num_trainable_params(), 11_173_962);
+        // 4,800 BatchNorm channels, each with a running mean and variance, which
+        // Burn's num_params also counts.
+        assert_eq!(model.running_stat_count(), 9_600);
+        assert_eq!(model.num_params(), 11_173_962 + 9_600);
+        let gn = ResNetConfig::new(3, 10).with_norm(NormKind::Group).init(&device);
+        assert_eq!((gn.num_trainable_params(), gn.running_stat_count()), (11_173_962, 0));
+        // 0.56 GMAC per 32×32 image.
+        assert!((forward_flops(&ResNetConfig::new(3, 10)) / 1e9 - 1.11).abs() < 0.02);
+    }
+
+    #[test]
+    fn output_shapes_follow_channels_and_classes() {
+        let device = BackendKind::Flex.device().unwrap();
+        for (channels, classes, width, norm) in [(3, 10, 4, NormKind::Batch), (1, 7, 2, NormKind::Group)] {
+            let model = ResNetConfig::new(channels, classes).with_base_width(width).with_norm(norm).init(&device);
+            let x = Tensor::<4>::random([5, channels, 32, 32], Distribution::Default, &device);
+            assert_eq!(model.forward(x).dims(), [5, classes]);
+        }
+    }
+}

@@ -1,6 +1,6 @@
-//! ResNet-18 and the three-phase protocol of Fig. 2 / Fig. 4 end to end: a
-//! scale of `experiments/resnet-cifar.toml` in, a finished
-//! `results/resnet-cifar/` out.
+//! Training ResNet-18 through the three-phase protocol of Fig. 2 / Fig. 4.
+//! `crate::harness::run_experiment` drives it; the analysis is in the parent
+//! module and reads only what this writes.
 //!
 //! Layout of the output directory:
 //! - `config.json`: the resolved scale, written before training;
@@ -289,7 +289,7 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
     let loss = ctx.expected_loss()?;
     let bar = ctx.bar(p1.total_epochs, "phase 1 (valley)");
     bar.set_position(state.epoch);
-    let (reached, train_acc, last_loss) = loop {
+    let (reached, train_accuracy, last_loss) = loop {
         let (grads, l, acc) = full_batch_gradient(&model, ctx.data, &loss, ctx.scale.chunk_size, &ctx.device);
         bar.set_message(format!("loss {l:.4} train acc {:.1}%", 100.0 * acc));
         if !l.is_finite() {
@@ -313,7 +313,7 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
     let summary = Phase1Summary {
         epochs: state.epoch,
         reached_full_accuracy: reached,
-        train_accuracy: train_acc,
+        train_accuracy: train_accuracy,
         train_accuracy_eval: train_eval,
         test_accuracy: test,
         expected_loss: last_loss,

@@ -29,7 +29,7 @@ pub fn write_figures(summary: &UvSummary, out: &Path) -> Result<Vec<FigureRef>, 
     add(
         &exponent_vs_gamma(summary),
         "exponent_vs_gamma".into(),
-        "Fitted exponent a(γ) of τ ∝ η^(−a) against the theory max(γ, 2 − 2γ) (PAPER.md §9 row 4).".into(),
+        "Fitted exponent a(γ) of τ ∝ η^(−a) against the theory max(γ, 2 − 2γ) (claim C4).".into(),
     )?;
     add(
         &tau_vs_gamma(summary),

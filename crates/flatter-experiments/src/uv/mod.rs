@@ -1,6 +1,5 @@
 //! The UV / teacher–student experiment (Fig. 1, Sec. 4.1, App. A.1): config,
-//! run expansion, per-run decay-time fits, and the criteria of PAPER.md §9
-//! rows 4–8.
+//! run expansion, per-run decay-time fits, and the criteria of claims C4–C8.
 //!
 //! Every run trains f(x) = Σ_j v_j φ(u_j x) (φ = identity is the vector UV
 //! model f = (u·v)x) on a zero teacher with full-batch Gaussian label noise,
@@ -35,7 +34,7 @@ use crate::harness::claims::SummaryHeader;
 pub use crate::harness::config::ConfigError;
 use crate::harness::config::{Invalid, require};
 
-/// The loss normalisation: L = (1/2n) Σ (f − y)², so κ = 1 (PAPER.md §5.3).
+/// The loss normalisation: L = (1/2n) Σ (f − y)², so κ = 1 in the drift rate of eq. (126).
 pub const KAPPA: f64 = 1.0;
 
 pub use crate::harness::Activation;
@@ -391,7 +390,7 @@ fn same(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
-/// Fits, aggregates and checks the claims of PAPER.md §9 rows 4–8. The
+/// Fits, aggregates and checks claims C4–C8. The
 /// figures are listed by the caller that renders them.
 pub fn analyse(scale_name: Scale, scale: &UvScale, choices: &[String], results: &[UvRunSummary], backend: &str) -> UvSummary {
     let wall_seconds = results.iter().map(|r| r.train_seconds).sum();

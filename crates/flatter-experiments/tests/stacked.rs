@@ -1,4 +1,5 @@
-//! The stacked engine against single runs: the same run alone, the ordinary
+//! The stacked engine (`harness::stacked`, with the UV model of `uv::sweep`)
+//! against single runs: the same run alone, the ordinary
 //! `ModuleOptimizer` + `HeavyBall` path, and the plain-f64 reference simulation.
 
 #![cfg(feature = "train")]

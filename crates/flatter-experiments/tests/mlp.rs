@@ -1,22 +1,18 @@
-//! The MLP experiment on the real Fashion-MNIST: the batcher, the valley
-//! checkpoint, and the smoke scale end to end (valley at 100%, every run's
-//! summary, the analysis, the figures, resume). Never touches the network.
+//! The MLP experiment on the real Fashion-MNIST: the valley checkpoint, and
+//! the smoke scale end to end (valley at 100%, every run's summary, the
+//! analysis, the figures, resume, shards). Never touches the network.
 
 #![cfg(feature = "train")]
 
 use std::path::{Path, PathBuf};
 
-use flatter_data::{FashionMnist, Split, Verify};
 use flatter_device::BackendKind;
-use flatter_optim::rng::{RandomStream, Streams};
-use flatter_experiments::harness::Scale;
-use flatter_experiments::mlp::{MlpExperiment, MlpRunSummary, MlpScale};
-use flatter_experiments::harness::images::{ImageBatcher, epoch_order, minibatches};
-use flatter_experiments::harness::plan::Shard;
-use flatter_experiments::harness::{Options, Outcome};
-use flatter_experiments::mlp::train::{accuracy, load_data, valley};
-use flatter_experiments::mlp::{MlpExp, MlpSummary};
 use flatter_experiments::Invocation;
+use flatter_experiments::harness::plan::Shard;
+use flatter_experiments::harness::{Options, Outcome, Scale};
+use flatter_experiments::mlp::train::{accuracy, load_data, valley};
+use flatter_experiments::mlp::{MlpExp, MlpExperiment, MlpRunSummary, MlpScale, MlpSummary};
+use indicatif::ProgressBar;
 
 /// The MLP experiment at `scale_name` into `out` through the harness.
 fn run(scale_name: Scale, exp: &MlpExperiment, backend: BackendKind, out: &Path, opts: Options) -> anyhow::Result<Outcome<MlpSummary>> {
@@ -24,7 +20,6 @@ fn run(scale_name: Scale, exp: &MlpExperiment, backend: BackendKind, out: &Path,
     inv.opts = opts;
     flatter_experiments::harness::run_loaded::<MlpExp>(exp, &inv)
 }
-use indicatif::ProgressBar;
 
 fn experiment() -> MlpExperiment {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/mlp-fashion.toml");
@@ -33,41 +28,6 @@ fn experiment() -> MlpExperiment {
 
 fn smoke() -> MlpScale {
     experiment().scale(Scale::Smoke).clone()
-}
-
-#[test]
-fn batcher_shapes_normalisation_and_order() {
-    let test = FashionMnist::load(None, Split::Test, Verify::Strict).unwrap();
-    let batcher = ImageBatcher::new(&test);
-    assert_eq!((batcher.len(), batcher.dim(), batcher.num_classes()), (10_000, 784, 10));
-    let device = BackendKind::DEFAULT.device().unwrap();
-    let (x, labels) = batcher.batch(&[3, 0, 9999], &device);
-    assert_eq!(x.dims(), [3, 784]);
-    assert_eq!(labels, vec![i64::from(test.labels[3]), i64::from(test.labels[0]), i64::from(test.labels[9999])]);
-    // Row 1 is image 0, normalised with the published constants.
-    let got: Vec<f32> = x.into_data().convert::<f32>().try_into_vec().unwrap();
-    for (k, &p) in test.image(0).unwrap().iter().enumerate() {
-        let want = (f32::from(p) / 255.0 - 0.2860) / 0.3530;
-        assert!((got[784 + k] - want).abs() < 1e-6, "pixel {k}: {} vs {want}", got[784 + k]);
-    }
-    // The whole normalised split has mean ≈ 0 and std ≈ 1 (the constants are the training split's).
-    let all = test.normalized();
-    let mean = all.iter().map(|&v| f64::from(v)).sum::<f64>() / all.len() as f64;
-    let var = all.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / all.len() as f64;
-    assert!(mean.abs() < 0.05 && (var.sqrt() - 1.0).abs() < 0.05, "mean {mean}, std {}", var.sqrt());
-
-    // Order: a permutation, the same for the same seed, different across epochs and streams.
-    let s = Streams::new(5);
-    let (mut a, mut b) = (s.rng(RandomStream::DataOrder), s.rng(RandomStream::DataOrder));
-    let (a1, b1) = (epoch_order(1000, &mut a), epoch_order(1000, &mut b));
-    assert_eq!(a1, b1);
-    let mut sorted = a1.clone();
-    sorted.sort_unstable();
-    assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
-    assert_ne!(epoch_order(1000, &mut a), a1, "the next epoch is another permutation");
-    assert_ne!(epoch_order(1000, &mut s.rng(RandomStream::LabelNoise)), a1);
-    let sizes: Vec<usize> = minibatches(&a1, 300).map(<[usize]>::len).collect();
-    assert_eq!(sizes, vec![300, 300, 300, 100]);
 }
 
 #[test]
@@ -80,12 +40,12 @@ fn valley_reaches_100_percent_and_the_checkpoint_round_trips() {
     let plain = backend.device().unwrap();
     use burn::module::Module as _;
     assert_eq!(accuracy(&model.valid(), &data.train, &plain), 1.0);
-    assert_eq!(summary.train_acc, 1.0);
+    assert_eq!(summary.train_accuracy, 1.0);
     assert!(out.path().join("setup/valley.bpk").is_file() && out.path().join("setup/valley.json").is_file());
     // The second call loads the checkpoint instead of training: same model, same summary.
     let (loaded, again) = valley(&scale, &data, backend, out.path(), false, &ProgressBar::hidden()).unwrap();
     assert_eq!(again, summary);
-    assert_eq!(accuracy(&loaded.valid(), &data.test, &plain), summary.test_acc);
+    assert_eq!(accuracy(&loaded.valid(), &data.test, &plain), summary.test_accuracy);
     // Another valley setting does not reuse it: with a cap of 1 step it is an error naming the cap.
     let capped = MlpScale { valley_max_epochs: 1, ..scale };
     let err = valley(&capped, &data, backend, out.path(), false, &ProgressBar::hidden()).unwrap_err();
@@ -99,7 +59,7 @@ fn smoke_scale_end_to_end_resume_and_shards() {
     let out = tempfile::tempdir().unwrap();
     let opts = Options::default();
     let summary = run(Scale::Smoke, &exp, BackendKind::DEFAULT, out.path(), opts).unwrap().complete().unwrap();
-    assert_eq!(summary.valley.as_ref().unwrap().train_acc, 1.0);
+    assert_eq!(summary.valley.as_ref().unwrap().train_accuracy, 1.0);
     assert_eq!(summary.runs.len(), scale.runs().len());
     for r in &scale.runs() {
         let dir = out.path().join("runs").join(&r.id);
@@ -136,7 +96,7 @@ fn smoke_scale_end_to_end_resume_and_shards() {
     let before = std::fs::metadata(&one).unwrap().modified().unwrap();
     let again = run(Scale::Smoke, &exp, BackendKind::DEFAULT, out.path(), opts).unwrap().complete().unwrap();
     assert_eq!(std::fs::metadata(&one).unwrap().modified().unwrap(), before);
-    let strip = |v: &[MlpRunSummary]| v.iter().map(|r| (r.run.id.clone(), r.best_test_acc)).collect::<Vec<_>>();
+    let strip = |v: &[MlpRunSummary]| v.iter().map(|r| (r.run.id.clone(), r.best_test_accuracy)).collect::<Vec<_>>();
     assert_eq!(strip(&again.runs), strip(&summary.runs));
 
     // Another config in the same directory is refused unless forced.
