@@ -9,9 +9,10 @@
 //! - [`mlp`]: the 6-layer MLP on Fashion-MNIST (Fig. 5).
 //! - [`resnet`]: ResNet-18 and the three-phase protocol (Sec. 4.2, Fig. 2, 4).
 //!
-//! Each experiment folder has `mod.rs` (config, jobs, analysis, criteria),
-//! `figures.rs`, and behind the default-on `train` feature `model.rs` and
-//! `train.rs`. Analysis, figures and the report read only `results/`, so the
+//! Each experiment folder has `mod.rs` (config, jobs, run records, its
+//! `Experiment` implementation), `analyse.rs` (records to summary and
+//! criteria), `figures.rs`, and behind the default-on `train` feature
+//! `model.rs` and `train.rs`. Analysis, figures and the report read only `results/`, so the
 //! crate builds without Burn under `--no-default-features`.
 //!
 //! [`REGISTRY`] is the one list of experiments: adding one is a new folder

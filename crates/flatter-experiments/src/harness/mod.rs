@@ -54,10 +54,12 @@ pub use scale::Scale;
 /// definition every experiment, figure and claim uses.
 pub const GAMMA_OPT: f64 = 2.0 / 3.0;
 
-/// Whether two learning rates are the same grid value: equal to 1e-9
-/// relative. The one comparison every experiment uses to group runs by η.
-pub fn same_lr(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+/// Whether two grid values (an η, a γ, a 1 − β) are the same: equal to
+/// 1e-9 relative, or absolute below 1. The one comparison every experiment
+/// uses to group runs by a grid coordinate; exact `==` on a value that was
+/// recomputed (1 − (1 − x)) can miss.
+pub fn same_value(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
 /// How one invocation of an experiment runs.

@@ -5,7 +5,7 @@ use std::path::Path;
 use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
 
 use crate::harness::GAMMA_OPT;
-use crate::harness::same_lr;
+use crate::harness::same_value;
 use crate::harness::claims::FigureRef;
 use crate::matrix_sensing::{MsRun, MsSummary, MsTrace, RunKind};
 
@@ -37,7 +37,7 @@ pub fn write_figures(
     let seed = cfg.data_seeds[0];
     let lr = cfg.lrs[cfg.lrs.len() / 2];
     let chosen: Vec<&MsRun> = spread(
-        &runs.iter().filter(|r| r.kind == RunKind::Phase2 && r.data_seed == seed && same_lr(r.lr, lr)).collect::<Vec<_>>(),
+        &runs.iter().filter(|r| r.kind == RunKind::Phase2 && r.data_seed == seed && same_value(r.lr, lr)).collect::<Vec<_>>(),
         TRACE_BETAS,
     );
     let traces: Vec<(&MsRun, MsTrace)> = chosen.iter().filter_map(|r| load(r).map(|t| (*r, t))).collect();

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use flatter_plots::{Figure, LegendPosition, PlotError, Scale as AxisScale, Series, render};
 
-use crate::harness::same_lr;
+use crate::harness::same_value;
 use crate::harness::claims::FigureRef;
 use crate::mlp::{EpochPoint, FAILED_ACC, GAMMA_OPT, MlpRun, MlpSummary};
 
@@ -101,7 +101,7 @@ fn acc_vs_epoch(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)]) -> F
         // The noise-free plateau is at the top right; the dips of the noisy phase leave the low right empty.
         .legend_at(LegendPosition::LowerRight);
     let mut at_mid: Vec<&(MlpRun, Vec<EpochPoint>)> =
-        traces.iter().filter(|(r, _)| same_lr(r.lr, mid) && r.seed == seed).collect();
+        traces.iter().filter(|(r, _)| same_value(r.lr, mid) && r.seed == seed).collect();
     at_mid.sort_by(|a, b| a.0.beta.total_cmp(&b.0.beta));
     // Failed runs (ending below FAILED_ACC, or diverged) would squash the axis; they are in summary.json.
     at_mid.retain(|(_, points)| points.last().is_some_and(|p| p.test_accuracy >= FAILED_ACC));

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
 
-use crate::harness::same_lr;
+use crate::harness::same_value;
 use crate::harness::GAMMA_OPT;
 use crate::resnet::{FigureRef, ResnetSummary};
 
@@ -103,7 +103,7 @@ fn accuracy_vs_epoch(summary: &ResnetSummary) -> Figure {
     let lr = summary.config.phase2.fig4_lr;
     let mut fig = Figure::new(format!("Phase-2 test accuracy at η = {lr}"), "epoch", "test accuracy")
         .hline(summary.phase1.test_accuracy, "phase-1 baseline");
-    for (color, r) in summary.runs.iter().filter(|r| same_lr(r.run.lr, lr) && r.error.is_none()).enumerate() {
+    for (color, r) in summary.runs.iter().filter(|r| same_value(r.run.lr, lr) && r.error.is_none()).enumerate() {
         let points: Vec<(f64, f64)> = r.epochs.iter().zip(&r.test_accuracy).map(|(&e, &a)| (e as f64, a)).collect();
         let label = format!("β = {:.4} ({}·C)", r.run.beta, r.run.c_multiplier);
         fig = fig.with_series(Series::line_and_markers(label, points).with_color(color));

@@ -6,7 +6,7 @@ use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
 use flatter_theory::timescales::exponent_a;
 
 use crate::harness::GAMMA_OPT;
-use crate::harness::same_lr;
+use crate::harness::same_value;
 use crate::harness::claims::FigureRef;
 use crate::uv::{Activation, UvSummary};
 
@@ -104,7 +104,7 @@ fn tau_vs_gamma(summary: &UvSummary) -> Figure {
             .iter()
             .filter(|e| e.activation == act)
             .filter_map(|e| {
-                let tau = e.tau_by_lr.iter().find(|(lr, _)| same_lr(*lr, lr_min)).and_then(|(_, t)| *t)?;
+                let tau = e.tau_by_lr.iter().find(|(lr, _)| same_value(*lr, lr_min)).and_then(|(_, t)| *t)?;
                 Some((e.gamma, tau))
             })
             .collect();
