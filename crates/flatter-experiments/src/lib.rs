@@ -92,3 +92,39 @@ pub fn report(results: &Path, experiments: &Path, backend: &str) -> anyhow::Resu
     }
     Ok((accounts, harness::report::write_report(results)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry is the one list: names are unique, each has its
+    /// experiment file under `experiments/`, and an unknown name is an error
+    /// that lists the real ones.
+    #[test]
+    fn registry_names_are_unique_and_have_their_files() {
+        let names: Vec<&str> = REGISTRY.iter().map(|e| e.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "{names:?}");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        for name in &names {
+            assert!(root.join(format!("{name}.toml")).is_file(), "experiments/{name}.toml");
+            assert_eq!(find(name).unwrap().name, *name);
+        }
+        let err = find("no-such-experiment").unwrap_err().to_string();
+        assert!(names.iter().all(|n| err.contains(n)), "{err}");
+    }
+
+    /// `report` on a results root where nothing ran writes a report whose
+    /// experiment rows all say "not run", and trains nothing.
+    #[test]
+    fn report_of_an_empty_root_trains_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let (accounts, written) = report(dir.path(), &root, "flex").unwrap();
+        assert!(accounts.is_empty());
+        assert!(written.md.is_file() && written.json.is_file());
+        assert!(written.rows.iter().filter(|r| r.experiment != "theory").all(|r| r.scale == "not run"));
+    }
+}
