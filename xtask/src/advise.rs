@@ -58,7 +58,9 @@ enum Source {
 /// mlp-fashion, and only where that experiment's slope claim (C12, C15)
 /// holds: a C fitted to peaks that do not follow the 2/3 law calibrates nothing.
 fn calibrated_c(results: &Path) -> Option<(f64, String)> {
-    for (exp, claim) in [("resnet-cifar", "C12"), ("mlp-fashion", "C15")] {
+    use flatter_experiments::Experiment as _;
+    use flatter_experiments::{mlp::MlpExp, resnet::ResnetExp};
+    for (exp, claim) in [(ResnetExp::NAME, "C12"), (MlpExp::NAME, "C15")] {
         let path = results.join(exp).join("summary.json");
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };

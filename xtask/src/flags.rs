@@ -61,8 +61,8 @@ pub struct RunArgs {
 
 #[derive(Parser, Debug)]
 pub struct ReproduceAll {
-    /// Only these experiments (repeatable): uv, matrix-sensing, mlp-fashion, resnet-cifar.
-    #[arg(long)]
+    /// Only these experiments (repeatable).
+    #[arg(long, value_parser = flatter_experiments::REGISTRY.map(|e| e.name))]
     pub only: Vec<String>,
     #[command(flatten)]
     pub args: RunArgs,
@@ -92,7 +92,8 @@ impl ReproduceAll {
 
 #[derive(Parser, Debug)]
 pub struct Reproduce {
-    /// The experiment: uv, matrix-sensing, mlp-fashion or resnet-cifar.
+    /// The experiment.
+    #[arg(value_parser = flatter_experiments::REGISTRY.map(|e| e.name))]
     pub experiment: String,
     #[command(flatten)]
     pub args: RunArgs,

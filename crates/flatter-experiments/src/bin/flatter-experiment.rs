@@ -31,7 +31,7 @@ fn experiments_help() -> String {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// One experiment into one results directory (see the list below).
+    /// One experiment into one results directory.
     Run(One),
     /// Every experiment (or `--only` some) at one scale into `<out>/<experiment>/`, then the report.
     All(All),
