@@ -4,14 +4,15 @@
 //! after the fifth, and the sixth maps to the logits. The paper blanks the
 //! activations and the widths, so both come from the experiment config.
 
+use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use crate::harness::Activation;
 
-/// Sizes and activations of an [`Mlp`].
-#[derive(Clone, Debug, PartialEq)]
+/// Sizes and activations of an [`Mlp`] (a Burn `Config`: serde and `new`).
+#[derive(Config, Debug, PartialEq)]
 pub struct MlpConfig {
     /// Input features (784 for 28×28 images).
     pub input: usize,

@@ -47,13 +47,15 @@ pub enum DatasetChoice {
     FashionMnistPadded,
 }
 
-/// The normalisation layers of the network.
+/// The normalisation layer after every conv: in the experiment file
+/// (`norm = "batch"`) and in [`model::ResNetConfig`] alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum NormChoice {
-    /// BatchNorm, as in the paper.
+pub enum NormKind {
+    /// BatchNorm (the paper's model): batch statistics in training mode,
+    /// running statistics in evaluation mode.
     Batch,
-    /// GroupNorm (min(32, channels) groups).
+    /// GroupNorm with min(32, channels) groups: no batch dependence at all.
     Group,
 }
 
@@ -120,7 +122,7 @@ pub struct ResnetScale {
     /// Width of the first stage (64 in the paper; 8 is a width multiplier of 1/8).
     pub base_width: usize,
     /// The normalisation layers.
-    pub norm: NormChoice,
+    pub norm: NormKind,
     /// Label-noise probability p (0.2 in the paper).
     pub label_noise_prob: f64,
     /// Images per forward pass in the full-batch phases and in evaluation.

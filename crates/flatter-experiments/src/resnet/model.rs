@@ -16,15 +16,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, Linear, L
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-/// The normalisation layer after every conv.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum NormKind {
-    /// BatchNorm (the paper's model): batch statistics in training mode,
-    /// running statistics in evaluation mode.
-    Batch,
-    /// GroupNorm with min(32, channels) groups: no batch dependence at all.
-    Group,
-}
+pub use crate::resnet::NormKind;
 
 /// The shape of a CIFAR ResNet-18.
 #[derive(Config, Debug)]

@@ -46,8 +46,8 @@ use crate::harness::images::{ImageBatcher, epoch_order, label_tensor};
 use crate::harness::io::{read_json, write_atomic, write_json};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::progress::Progress;
-use crate::resnet::model::{NormKind, ResNet, ResNetConfig};
-use crate::resnet::{Checkpoint, DatasetChoice, NormChoice, Phase1Summary, ResnetExp, ResnetRun, ResnetRunSummary, ResnetScale, dataset_label};
+use crate::resnet::model::{ResNet, ResNetConfig};
+use crate::resnet::{Checkpoint, DatasetChoice, Phase1Summary, ResnetExp, ResnetRun, ResnetRunSummary, ResnetScale, dataset_label};
 
 /// The training and test images of a scale.
 pub struct Data {
@@ -102,10 +102,7 @@ pub fn load_data(scale: &ResnetScale, data_dir: Option<&Path>) -> anyhow::Result
 
 /// The network of a scale.
 pub fn model_config(scale: &ResnetScale, data: &Data) -> ResNetConfig {
-    ResNetConfig::new(data.train.shape()[0], data.num_classes).with_base_width(scale.base_width).with_norm(match scale.norm {
-        NormChoice::Batch => NormKind::Batch,
-        NormChoice::Group => NormKind::Group,
-    })
+    ResNetConfig::new(data.train.shape()[0], data.num_classes).with_base_width(scale.base_width).with_norm(scale.norm)
 }
 
 /// Recomputes the BatchNorm running statistics over the training set: chunk

@@ -6,6 +6,7 @@
 //! which is what the sweep engine trains; [`Uv`] is one model as a Burn
 //! module, trained by the ordinary `ModuleOptimizer` path.
 
+use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -67,8 +68,8 @@ pub struct MatrixUv {
     pub u: Linear,
 }
 
-/// Sizes of [`MatrixUv`].
-#[derive(Clone, Copy, Debug)]
+/// Sizes of [`MatrixUv`] (a Burn `Config`: serde and `new`).
+#[derive(Config, Debug, Copy)]
 pub struct MatrixUvConfig {
     /// d_in.
     pub d_in: usize,
