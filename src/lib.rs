@@ -2,7 +2,8 @@
 //! 1 − β = C·η^(2/3), trained with label noise — Cowsik, Can & Glorioso,
 //! "Flatter, faster: scaling momentum for optimal speedup of SGD".
 //!
-//! This facade re-exports the member crates by name and owns the backend
+//! This facade re-exports flatter-device, flatter-optim, flatter-theory and
+//! flatter-experiments under short names, and owns the backend
 //! features (`flex` and `ndarray` by default, `wgpu` on request).
 
 pub use flatter_device as device;
