@@ -205,8 +205,6 @@ pub struct TrainCtx<'a, E: Experiment + ?Sized> {
     pub inv: &'a Invocation,
     /// The backend to train on.
     pub backend: flatter_device::BackendKind,
-    /// Every job of the scale (the todo list indexes into it).
-    pub jobs: &'a [Job],
     /// The display: one line for the jobs, one bar per worker.
     pub progress: &'a progress::Progress,
 }
@@ -253,7 +251,7 @@ fn train<E: Experiment>(scale_name: Scale, scale: &Table<E>, jobs: &[Job], inv: 
     let backend: flatter_device::BackendKind = inv.backend.parse()?;
     let progress = progress::Progress::new(E::NAME, jobs, &selection, inv.opts.progress);
     let todo: Vec<&Job> = selection.todo.iter().map(|&i| &jobs[i]).collect();
-    let ctx = TrainCtx::<E> { scale_name, scale, out, inv, backend, jobs, progress: &progress };
+    let ctx = TrainCtx::<E> { scale_name, scale, out, inv, backend, progress: &progress };
     E::train(&ctx, &todo)?;
     progress.jobs.finish_and_clear();
     Ok(())
