@@ -120,13 +120,24 @@ impl Advise {
         }
         let beta = beta_from_rule(self.lr, c, self.gamma);
         if !(0.0..1.0).contains(&beta) {
-            bail!(
-                "lr {} with C = {c:.4} and γ = {:.4} gives β = {beta:.4}, outside [0, 1): the rule needs C η^γ < 1, \
-                 i.e. lr < {:.4}",
-                self.lr,
-                self.gamma,
-                c.powf(-1.0 / self.gamma)
-            );
+            let (lr, gamma) = (self.lr, self.gamma);
+            // Two ways out of [0, 1): C η^γ ≥ 1 (η too large), or C η^γ so
+            // small that 1 − C η^γ rounds to 1 in f64 (η too small).
+            let hint = if beta < 1.0 {
+                if gamma > 0.0 {
+                    format!("the rule needs C η^γ < 1, i.e. lr < {:.4}", c.powf(-1.0 / gamma))
+                } else {
+                    "at γ = 0 the rule needs C < 1".to_string()
+                }
+            } else if gamma > 0.0 {
+                format!(
+                    "1 − β = C η^γ is below f64's resolution next to 1, so β rounds to 1: the rule needs lr > {:.3e} (or a larger C)",
+                    (f64::EPSILON / c).powf(1.0 / gamma)
+                )
+            } else {
+                "1 − β = C is below f64's resolution next to 1, so β rounds to 1: use a larger C".to_string()
+            };
+            bail!("lr {lr} with C = {c:.4} and γ = {gamma:.4} gives β = {beta:.4}, outside [0, 1): {hint}");
         }
         let mut s = String::new();
         writeln!(s, "β = {beta:.6}   (1 − β = {:.6} = C η^γ with C = {c:.4}, γ = {:.4}, η = {})", 1.0 - beta, self.gamma, self.lr)?;
@@ -207,6 +218,9 @@ mod tests {
         assert!(err.contains("--lr"), "{err}");
         let err = advise(&["--lr", "2", "--c", "1"]).advice().unwrap_err().to_string();
         assert!(err.contains("outside [0, 1)") && err.contains("lr <"), "{err}");
+        // Too small an η: β rounds to 1, and the message points the other way (issue 17).
+        let err = advise(&["--lr", "1e-300", "--c", "1"]).advice().unwrap_err().to_string();
+        assert!(err.contains("outside [0, 1)") && err.contains("lr >") && !err.contains("lr <"), "{err}");
         let err = advise(&["--lr", "0.1", "--n-train", "10"]).advice().unwrap_err().to_string();
         assert!(err.contains("--label-noise"), "{err}");
     }

@@ -72,6 +72,12 @@ pub fn find(name: &str) -> anyhow::Result<&'static Entry> {
 /// works in a build without the `train` feature. Returns the accounts of the
 /// experiments it analysed, the report paths and its rows.
 pub fn report(results: &Path, experiments: &Path, backend: &str) -> anyhow::Result<(Vec<String>, harness::report::Written)> {
+    // A mistyped --out must not produce an all-"not run" report and success.
+    anyhow::ensure!(
+        results.is_dir(),
+        "{} is not a directory: there is nothing to report (run `cargo xtask reproduce-all` first, or check --out)",
+        results.display()
+    );
     let mut accounts = Vec::new();
     for e in &REGISTRY {
         let out = results.join(e.name);
@@ -126,5 +132,10 @@ mod tests {
         assert!(accounts.is_empty());
         assert!(written.md.is_file() && written.json.is_file());
         assert!(written.rows.iter().filter(|r| r.experiment != "theory").all(|r| r.scale == "not run"));
+        // A results root that does not exist is an error naming it, and writes nothing.
+        let missing = dir.path().join("no-such-results");
+        let err = report(&missing, &root, "flex").unwrap_err().to_string();
+        assert!(err.contains("no-such-results") && err.contains("not a directory"), "{err}");
+        assert!(!missing.exists());
     }
 }
