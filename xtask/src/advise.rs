@@ -137,7 +137,7 @@ impl Advise {
             } else {
                 "1 − β = C is below f64's resolution next to 1, so β rounds to 1: use a larger C".to_string()
             };
-            bail!("lr {lr} with C = {c:.4} and γ = {gamma:.4} gives β = {beta:.4}, outside [0, 1): {hint}");
+            bail!("lr {lr:?} with C = {c:.4} and γ = {gamma:.4} gives β = {beta:.4}, outside [0, 1): {hint}");
         }
         let mut s = String::new();
         writeln!(s, "β = {beta:.6}   (1 − β = {:.6} = C η^γ with C = {c:.4}, γ = {:.4}, η = {})", 1.0 - beta, self.gamma, self.lr)?;

@@ -12,8 +12,18 @@ mod util;
 
 use clap::Parser as _;
 
-fn main() -> anyhow::Result<()> {
-    let cli = flags::Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(flags::Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One line with the whole chain, as the experiment binary prints it.
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: flags::Cli) -> anyhow::Result<()> {
     match cli.command {
         flags::Command::Test(cmd) => cmd.run(),
         flags::Command::Bench(cmd) => cmd.run(),
