@@ -23,6 +23,17 @@ pub enum ConfigError {
     /// Reading or parsing failed.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// A number is infinite or NaN (TOML allows `inf` and `nan`; no setting
+    /// of ours means either).
+    #[error("{path}: {field} = {value}: every number in an experiment file must be finite")]
+    NonFinite {
+        /// The config file.
+        path: String,
+        /// The dotted path of the field, e.g. `cpu.phase2.lrs[1]`.
+        field: String,
+        /// The value found.
+        value: f64,
+    },
     /// A field is out of range.
     #[error("{path}: [{scale}] {field}: {message}")]
     Invalid {
@@ -106,8 +117,13 @@ macro_rules! experiment_file {
 }
 pub(crate) use experiment_file;
 
-/// Reads `path` and validates every scale's table.
+/// Reads `path`, refuses any infinite or NaN number (naming its field), and
+/// validates every scale's table.
 pub fn load<E: ExperimentFile>(path: &Path) -> Result<E, ConfigError> {
+    let raw: toml::Table = read_toml(path)?;
+    if let Some((field, value)) = raw.iter().find_map(|(k, v)| first_non_finite(v, k)) {
+        return Err(ConfigError::NonFinite { path: path.display().to_string(), field, value });
+    }
     let exp: E = read_toml(path)?;
     for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
         exp.table(scale).validate().map_err(|(field, message)| ConfigError::Invalid {
@@ -118,4 +134,55 @@ pub fn load<E: ExperimentFile>(path: &Path) -> Result<E, ConfigError> {
         })?;
     }
     Ok(exp)
+}
+
+/// The first float in `v` that is infinite or NaN, with its dotted path.
+fn first_non_finite(v: &toml::Value, at: &str) -> Option<(String, f64)> {
+    match v {
+        toml::Value::Float(x) if !x.is_finite() => Some((at.to_string(), *x)),
+        toml::Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| first_non_finite(x, &format!("{at}[{i}]"))),
+        toml::Value::Table(t) => t.iter().find_map(|(k, x)| first_non_finite(x, &format!("{at}.{k}"))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::matrix_sensing::MsExperiment;
+    use crate::resnet::ResnetExperiment;
+    use crate::uv::UvExperiment;
+
+    fn experiments() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments")
+    }
+
+    /// `inf` passes a `> 0` check, so it is refused before any range check,
+    /// with the file and the field's path in the message (issue 17); `nan`
+    /// and numbers inside arrays and nested tables too.
+    #[test]
+    fn infinite_and_nan_numbers_are_refused_with_their_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let uv = std::fs::read_to_string(experiments().join("uv.toml")).unwrap();
+        let path = dir.path().join("uv.toml");
+        for (from, to, field) in [("eps = 0.1", "eps = inf", "smoke.eps"), ("eps = 0.1", "eps = nan", "smoke.eps")] {
+            assert!(uv.contains(from));
+            std::fs::write(&path, uv.replacen(from, to, 1)).unwrap();
+            let err = UvExperiment::load(&path).unwrap_err().to_string();
+            assert!(err.contains("uv.toml") && err.contains(field) && err.contains("finite"), "{err}");
+        }
+        let ms = std::fs::read_to_string(experiments().join("matrix-sensing.toml")).unwrap();
+        let line = ms.lines().find(|l| l.trim_start().starts_with("init_sigma")).unwrap();
+        let path = dir.path().join("matrix-sensing.toml");
+        std::fs::write(&path, ms.replacen(line, "init_sigma = +inf", 1)).unwrap();
+        let err = MsExperiment::load(&path).unwrap_err().to_string();
+        assert!(err.contains("init_sigma") && err.contains("finite"), "{err}");
+        let resnet = std::fs::read_to_string(experiments().join("resnet-cifar.toml")).unwrap();
+        let line = resnet.lines().find(|l| l.trim_start().starts_with("lrs =")).unwrap();
+        let path = dir.path().join("resnet-cifar.toml");
+        std::fs::write(&path, resnet.replacen(line, "lrs = [0.05, inf]", 1)).unwrap();
+        let err = ResnetExperiment::load(&path).unwrap_err().to_string();
+        assert!(err.contains("lrs[1]") && err.contains("finite"), "{err}");
+        // The real files load.
+        UvExperiment::load(&experiments().join("uv.toml")).unwrap();
+    }
 }
