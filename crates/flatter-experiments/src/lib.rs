@@ -41,6 +41,13 @@ pub struct Entry {
     pub run: fn(&Path, &Invocation) -> anyhow::Result<String>,
 }
 
+impl Entry {
+    /// Its experiment file in the directory `experiments`: `<name>.toml`.
+    pub fn config(&self, experiments: &Path) -> std::path::PathBuf {
+        experiments.join(format!("{}.toml", self.name))
+    }
+}
+
 const fn entry<E: Experiment>() -> Entry {
     Entry { name: E::NAME, about: E::ABOUT, run: run_and_account::<E> }
 }
@@ -94,7 +101,7 @@ pub fn report(results: &Path, experiments: &Path, backend: &str) -> anyhow::Resu
             data_dir: None,
             stop_after_steps: None,
         };
-        accounts.push((e.run)(&experiments.join(format!("{}.toml", e.name)), &inv)?);
+        accounts.push((e.run)(&e.config(experiments), &inv)?);
     }
     Ok((accounts, harness::report::write_report(results)?))
 }
@@ -117,6 +124,7 @@ mod tests {
         for name in &names {
             assert!(root.join(format!("{name}.toml")).is_file(), "experiments/{name}.toml");
             assert_eq!(find(name).unwrap().name, *name);
+            assert_eq!(find(name).unwrap().config(&root), root.join(format!("{name}.toml")));
         }
         let err = find("no-such-experiment").unwrap_err().to_string();
         assert!(names.iter().all(|n| err.contains(n)), "{err}");

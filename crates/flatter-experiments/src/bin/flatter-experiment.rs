@@ -3,7 +3,7 @@
 //! the release profile. The experiments it knows are
 //! `flatter_experiments::REGISTRY`; nothing here names one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -138,7 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
             let entry = flatter_experiments::find(&args.experiment)?;
-            let config = args.config.unwrap_or_else(|| PathBuf::from("experiments").join(format!("{}.toml", entry.name)));
+            let config = args.config.unwrap_or_else(|| entry.config(Path::new("experiments")));
             let inv = invocation(&args.flags, args.out, args.analyse_only)?;
             println!("{}", (entry.run)(&config, &inv)?);
             Ok(())
@@ -148,7 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let start = Instant::now();
             for (i, entry) in chosen.iter().enumerate() {
                 eprintln!("[{}/{}] {} ({}, {:.0} s so far)", i + 1, chosen.len(), entry.name, args.flags.scale, start.elapsed().as_secs_f64());
-                let config = args.experiments.join(format!("{}.toml", entry.name));
+                let config = entry.config(&args.experiments);
                 let inv = invocation(&args.flags, args.out.join(entry.name), false)?;
                 let line = (entry.run)(&config, &inv).with_context(|| format!("experiment {}", entry.name))?;
                 println!("{line}");

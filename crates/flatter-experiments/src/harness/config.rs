@@ -120,6 +120,8 @@ pub(crate) use experiment_file;
 /// Reads `path`, refuses any infinite or NaN number (naming its field), and
 /// validates every scale's table.
 pub fn load<E: ExperimentFile>(path: &Path) -> Result<E, ConfigError> {
+    // Parsed twice on purpose: once untyped to find non-finite numbers with
+    // their paths, once into `E` so serde's errors keep line and column.
     let raw: toml::Table = read_toml(path)?;
     if let Some((field, value)) = raw.iter().find_map(|(k, v)| first_non_finite(v, k)) {
         return Err(ConfigError::NonFinite { path: path.display().to_string(), field, value });

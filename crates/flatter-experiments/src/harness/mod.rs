@@ -142,8 +142,9 @@ impl Invocation {
 pub type Table<E> = <<E as Experiment>::File as ExperimentFile>::Table;
 
 /// One experiment of the paper: its config file (whose scale tables give the
-/// jobs and run ids, [`ScaleTable`]), its training and its analysis. [`run_experiment`] drives every one the same way; the
-/// registry in the crate root lists them.
+/// jobs and run ids, [`ScaleTable`]), its training and its analysis.
+/// [`run_experiment`] drives every one the same way; the registry in the
+/// crate root lists them.
 pub trait Experiment {
     /// The results directory and config file name (`<name>.toml`).
     const NAME: &'static str;

@@ -63,7 +63,6 @@ pub struct MsSummary {
     pub diverged: usize,
 }
 
-
 /// Aggregates run summaries into the experiment's summary and criteria.
 pub fn analyse(scale_name: Scale, scale: &MsScale, choices: &[String], results: &[MsRunSummary], backend: &str) -> MsSummary {
     let find = |seed: u64, lr: f64, omb: f64| {
