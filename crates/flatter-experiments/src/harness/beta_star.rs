@@ -220,4 +220,48 @@ mod tests {
         assert!(!edge.interior && edge.error.is_some(), "{edge:?}");
         assert!(fit_slope(&[inside.clone(), inside, edge]).is_err(), "two interior η cannot give a slope");
     }
+
+    /// Negative controls: with no effect of β (flat scores) the fitter
+    /// reports no β* rather than a peak; and a planted law with slope 1
+    /// (not 2/3) is reported as 1, with its C.
+    #[test]
+    fn no_effect_gives_no_beta_star_and_another_law_gives_its_own_slope() {
+        let betas = [0.5, 0.7, 0.8, 0.9, 0.95];
+        let flat: Vec<GridPoint> = betas.iter().map(|&b| GridPoint::of_seeds(b, &[0.8], false)).collect();
+        let fit = fit_beta_star_at(0.1, &flat, 2);
+        assert!(!fit.interior && fit.beta_star.is_none() && fit.error.is_some(), "{fit:?}");
+        // 1 − β* = 0.5·η (slope 1): a grid of the same β for every η brackets each vertex.
+        let grid: Vec<f64> = (1..=12).map(|k| 1.0 - 0.002 * 1.6f64.powi(k)).collect();
+        let per_lr: Vec<BetaStarAtLr> = [0.01, 0.03, 0.1]
+            .iter()
+            .map(|&lr: &f64| {
+                let x_star = (0.5 * lr).ln();
+                let pts: Vec<GridPoint> =
+                    grid.iter().map(|&b| GridPoint::of_seeds(b, &[0.9 - 0.01 * ((1.0 - b).ln() - x_star).powi(2)], false)).collect();
+                fit_beta_star_at(lr, &pts, 3)
+            })
+            .collect();
+        assert!(per_lr.iter().all(|b| b.interior), "{per_lr:?}");
+        let slope = fit_slope(&per_lr).unwrap();
+        assert!((slope.slope - 1.0).abs() < 1e-6, "{slope:?}");
+        // C at 2/3 is then the geometric mean of 0.5·η^(1/3), not a constant the fitter assumed.
+        let want = [0.01f64, 0.03, 0.1].iter().map(|lr| (0.5 * lr.powf(1.0 / 3.0)).ln()).sum::<f64>() / 3.0;
+        assert!((c_fit(&per_lr).unwrap() - want.exp()).abs() < 1e-6);
+    }
+
+    /// A score that rises monotonically with β has no optimum, so it should
+    /// give no interior β*. It does today: accuracy linear in β is concave in
+    /// log(1 − β), the parabola's vertex lands inside the fitted range, and
+    /// the interior rule alone cannot tell it from a peak. Found while adding
+    /// the negative controls above; whether a vertex is a real peak (its
+    /// significance against the seeds, a monotone-trend test) is issue 13's,
+    /// so this stays ignored, and visible, until then.
+    #[test]
+    #[ignore = "known weakness of the interior rule: a monotone score gives an interior vertex (issue 13)"]
+    fn a_monotone_score_is_not_a_peak() {
+        let betas = [0.5, 0.7, 0.8, 0.9, 0.95];
+        let monotone: Vec<GridPoint> = betas.iter().map(|&b| GridPoint::of_seeds(b, &[0.5 + 0.3 * b], false)).collect();
+        let fit = fit_beta_star_at(0.1, &monotone, 2);
+        assert!(!fit.interior, "{fit:?}");
+    }
 }
