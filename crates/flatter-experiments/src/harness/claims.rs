@@ -6,8 +6,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::harness::scale::Scale;
 
+/// What kind of evidence a row is. The report's headline counts only
+/// [`ClaimKind::Empirical`] rows: a derivation cannot fail on data, and a
+/// pipeline check at a stand-in scale does not test the paper's claim.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimKind {
+    /// A theory identity checked numerically (C1–C3): a consistency check.
+    Derivation,
+    /// The pipeline ran and produced what the claim needs, at a scale that
+    /// cannot test the claim itself (e.g. C11 at a stand-in scale).
+    Pipeline,
+    /// A measurement on data that could have come out otherwise.
+    #[default]
+    Empirical,
+}
+
+impl ClaimKind {
+    /// The word the report prints.
+    pub fn word(self) -> &'static str {
+        match self {
+            ClaimKind::Derivation => "derivation",
+            ClaimKind::Pipeline => "pipeline check",
+            ClaimKind::Empirical => "empirical",
+        }
+    }
+}
+
 /// A claim checked against the paper, as the report prints it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Criterion {
     /// Our id of the paper's claim, C1–C15 in the report's order (e.g. "C4").
     pub id: String,
@@ -23,6 +50,14 @@ pub struct Criterion {
     pub tolerance: String,
     /// Whether it holds; None when it could not be measured.
     pub holds: Option<bool>,
+    /// Derivation, pipeline check or empirical claim.
+    #[serde(default)]
+    pub kind: ClaimKind,
+    /// Theory's numeric value, when there is one: the report flags a
+    /// measurement more than 3 standard errors from it even when it is
+    /// inside the tolerance.
+    #[serde(default)]
+    pub theory: Option<f64>,
 }
 
 /// A figure of an experiment, relative to its results directory.
@@ -58,6 +93,15 @@ pub struct SummaryHeader {
 }
 
 impl Criterion {
+    /// How many standard errors the measurement lies from theory's value,
+    /// when all three are known and the standard error is positive.
+    pub fn sigmas_from_theory(&self) -> Option<f64> {
+        match (self.measured, self.uncertainty, self.theory) {
+            (Some(m), Some(se), Some(t)) if se > 0.0 && m.is_finite() => Some((m - t).abs() / se),
+            _ => None,
+        }
+    }
+
     /// "yes", "NO" or "n/a": whether it holds, in one word.
     pub fn holds_word(&self) -> &'static str {
         match self.holds {

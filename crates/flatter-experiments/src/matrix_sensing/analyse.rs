@@ -122,6 +122,7 @@ pub fn analyse(scale_name: Scale, scale: &MsScale, choices: &[String], results: 
         uncertainty: None,
         tolerance: "1 (an interior optimum for every η)".into(),
         holds: Some(interior_etas == scale.lrs.len()),
+        ..Default::default()
     });
     let best_dd = double_descent.iter().filter_map(|d| d.1).fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
     criteria.push(Criterion {
@@ -132,6 +133,7 @@ pub fn analyse(scale_name: Scale, scale: &MsScale, choices: &[String], results: 
         uncertainty: None,
         tolerance: format!("ratio > {} for at least one β", scale.dd_min_ratio),
         holds: best_dd.map(|r| r > scale.dd_min_ratio),
+        ..Default::default()
     });
     criteria.push(Criterion {
         id: "C10".into(),
@@ -141,6 +143,7 @@ pub fn analyse(scale_name: Scale, scale: &MsScale, choices: &[String], results: 
         uncertainty: c_opt.zip(c_opt_log_se).map(|(c, se)| c * se),
         tolerance: format!("bound/4 ≤ C_opt ≤ bound = {c_bound:.4}"),
         holds: c_opt.map(|c| c <= c_bound && c >= c_bound / 4.0),
+        ..Default::default()
     });
 
     let mut notes = vec![format!(

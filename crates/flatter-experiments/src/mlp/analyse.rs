@@ -112,6 +112,7 @@ pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> MlpAnalysis {
         uncertainty: slope.as_ref().map(|s| s.slope_stderr),
         tolerance: format!("{GAMMA_OPT:.2} ± {SLOPE_TOLERANCE}"),
         holds: slope.as_ref().map(|s| (s.slope - GAMMA_OPT).abs() <= SLOPE_TOLERANCE),
+        ..Default::default()
     };
     match (&slope, &slope_error) {
         (Some(s), _) if criterion.holds == Some(false) => notes.push(format!(

@@ -151,6 +151,7 @@ pub fn criteria(
         uncertainty: None,
         tolerance: "reaches 100% within the schedule".into(),
         holds: Some(phase1.reached_full_accuracy),
+        ..Default::default()
     });
     let n_interior = stars.iter().filter(|s| s.interior).count();
     let fit = slope.as_ref().ok();
@@ -165,6 +166,7 @@ pub fn criteria(
         uncertainty: fit.map(|f| f.slope_stderr),
         tolerance: "0.67 ± 0.15 over ≥ 3 interior η (n/a when the standard error exceeds 0.15)".into(),
         holds: fit.filter(|_| resolved).map(|f| (f.slope - GAMMA_OPT).abs() <= SLOPE_TOLERANCE),
+        ..Default::default()
     });
     out.push(Criterion {
         id: "C13".into(),
@@ -174,6 +176,7 @@ pub fn criteria(
         uncertainty: None,
         tolerance: "report C (η₀ unknown)".into(),
         holds: None,
+        ..Default::default()
     });
     let fig4: Vec<&ResnetRunSummary> =
         runs.iter().filter(|r| same_value(r.run.lr, scale.phase2.fig4_lr) && r.error.is_none()).collect();
@@ -196,6 +199,7 @@ pub fn criteria(
         uncertainty: None,
         tolerance: "qualitative: a dip below and a later rise above the baseline".into(),
         holds,
+        ..Default::default()
     });
     out
 }

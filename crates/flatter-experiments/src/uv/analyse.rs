@@ -180,6 +180,7 @@ pub(super) fn criteria(
             uncertainty: e.a_stderr,
             tolerance: format!("±{tol}"),
             holds: e.a.map(|a| (a - e.a_theory).abs() <= tol),
+            ..Default::default()
         });
     }
     let in_window = |g: Option<f64>| g.map(|g| (0.55..=0.8).contains(&g));
@@ -194,6 +195,7 @@ pub(super) fn criteria(
             uncertainty: None,
             tolerance: "within [0.55, 0.8]".into(),
             holds: in_window(argmin("linear")),
+            ..Default::default()
         });
         let ratio = c_fit.get("linear").copied().flatten().map(|c| c / c_star);
         out.push(Criterion {
@@ -204,6 +206,7 @@ pub(super) fn criteria(
             uncertainty: None,
             tolerance: "within a factor 2".into(),
             holds: ratio.map(|r| (0.5..=2.0).contains(&r)),
+            ..Default::default()
         });
     }
     for act in [Activation::Tanh, Activation::Relu].into_iter().filter(|a| scale.activations.contains(a)) {
@@ -215,6 +218,7 @@ pub(super) fn criteria(
             uncertainty: None,
             tolerance: "within [0.55, 0.8]".into(),
             holds: in_window(argmin(act.name())),
+            ..Default::default()
         });
     }
     for &(gamma, ratio) in drift_ratio {
@@ -226,6 +230,7 @@ pub(super) fn criteria(
             uncertainty: None,
             tolerance: "within 10%".into(),
             holds: ratio.map(|r| (r - 1.0).abs() <= 0.1),
+            ..Default::default()
         });
     }
     out
