@@ -8,11 +8,17 @@
 //! - at each η, eq. (14), acc = a − b·(log(1 − β) − log(1 − β*))², is fitted
 //!   as a parabola in log(1 − β) to the best point and `half_width`
 //!   neighbours on each side (the window shifted inside the grid);
-//! - β* counts only when it is *interior*: strictly inside the fitted β
-//!   range; an extrapolated vertex is reported, flagged, and never used;
+//! - β* counts only when it is *interior*: the best grid point is not at
+//!   either end of the η's grid (failed points left out), and the vertex lies
+//!   strictly inside the fitted β range; an extrapolated vertex, or a vertex
+//!   of a score that only rises toward one end of the grid, is reported,
+//!   flagged, and never used;
 //! - the slope is the least-squares line of log(1 − β*) against log η over the
 //!   interior η, and needs 3 of them; C of 1 − β* = C·η^(2/3) is fitted over
-//!   the same η with the slope held at 2/3 ([`c_at_two_thirds`]).
+//!   the same η with the slope held at 2/3 ([`c_at_two_thirds`]);
+//! - the slope's uncertainty is a bootstrap over the run seeds
+//!   ([`bootstrap_slope`]): each resample refits every β* and the slope, so
+//!   the uncertainty of each β* is carried into the slope.
 
 use flatter_theory::fit::{fit_beta_star, linear_fit};
 use serde::{Deserialize, Serialize};
@@ -67,7 +73,9 @@ pub struct BetaStarAtLr {
     pub log_one_minus_beta_star_stderr: Option<f64>,
     /// The fitted parabola in x = log(1 − β): acc = a x² + b x + c.
     pub parabola: Option<[f64; 3]>,
-    /// Whether β* lies strictly inside the fitted β range (only those enter the slope).
+    /// Whether β* is interior: the best grid point is not at an end of the
+    /// grid and the vertex lies strictly inside the fitted β range (only
+    /// those enter the slope).
     pub interior: bool,
     /// How far the best score stands above the mean of the fit window's two
     /// end points, in accuracy (the height of the peak the parabola describes).
@@ -82,8 +90,9 @@ pub struct BetaStarAtLr {
 /// Fits eq. (14) at one η: a parabola in log(1 − β) through the best score
 /// and `half_width` neighbours on each side, failed runs excluded.
 ///
-/// β* is "interior" when it lies strictly between the smallest and largest
-/// fitted β, i.e. the data bracket a peak.
+/// β* is "interior" when the best point is not at an end of the grid and the
+/// vertex lies strictly between the smallest and largest fitted β, i.e. the
+/// data bracket a peak.
 pub fn fit_beta_star_at(lr: f64, points: &[GridPoint], half_width: usize) -> BetaStarAtLr {
     let mut sorted = points.to_vec();
     sorted.sort_by(|a, b| a.beta.total_cmp(&b.beta));
@@ -129,8 +138,15 @@ pub fn fit_beta_star_at(lr: f64, points: &[GridPoint], half_width: usize) -> Bet
             out.log_one_minus_beta_star = Some(fit.log_one_minus_beta_star);
             out.log_one_minus_beta_star_stderr = fit.log_one_minus_beta_star_stderr;
             out.parabola = Some([fit.quadratic.a, fit.quadratic.b, fit.quadratic.c]);
-            out.interior = fit.beta_star > lo && fit.beta_star < hi;
-            if !out.interior {
+            let best_inside = best > 0 && best + 1 < ok.len();
+            out.interior = best_inside && fit.beta_star > lo && fit.beta_star < hi;
+            if !best_inside {
+                out.error = Some(format!(
+                    "the best grid point (β = {:.4}) is at the {} end of the grid: no peak is bracketed",
+                    ok[best].beta,
+                    if best == 0 { "low-β" } else { "high-β" }
+                ));
+            } else if !out.interior {
                 out.error = Some(format!("β* = {:.4} lies outside the fitted range [{lo:.4}, {hi:.4}]", fit.beta_star));
             }
         }
@@ -178,6 +194,101 @@ pub fn c_at_two_thirds(points: &[(f64, f64)]) -> Option<f64> {
 pub fn c_fit(per_lr: &[BetaStarAtLr]) -> Option<f64> {
     let points: Vec<(f64, f64)> = per_lr.iter().filter(|b| b.interior).filter_map(|b| Some((b.lr, 1.0 - b.beta_star?))).collect();
     c_at_two_thirds(&points)
+}
+
+/// One (η, β) cell with one score per run seed, in the same seed order at
+/// every cell (so a bootstrap resample keeps the common random numbers).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeedScores {
+    /// η.
+    pub lr: f64,
+    /// β.
+    pub beta: f64,
+    /// One score per run seed.
+    pub scores: Vec<f64>,
+    /// Whether any seed's run failed (decided on all the seeds, so a resample
+    /// never revives a cell the full data excluded).
+    pub failed: bool,
+}
+
+/// The bootstrap over run seeds of the slope of log(1 − β*) against log η.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlopeBootstrap {
+    /// Resamples drawn (seeds drawn with replacement, as many as there are).
+    pub resamples: usize,
+    /// Resamples in which at least `min_lrs` η had an interior β*, so a slope exists.
+    pub with_slope: usize,
+    /// The standard deviation of the resampled slopes: the slope's standard
+    /// error. None with fewer than 2 slopes.
+    pub slope_stderr: Option<f64>,
+    /// The 2.5% and 97.5% percentiles of the resampled slopes.
+    pub slope_ci95: Option<[f64; 2]>,
+    /// How often each η had an interior β*, over the resamples (in `lrs` order).
+    pub interior_share: Vec<(f64, f64)>,
+}
+
+/// A deterministic stream of u64 (SplitMix64): the bootstrap's only
+/// randomness, so an analysis is a pure function of the run records.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Resamples the run seeds with replacement `resamples` times; in each, every
+/// β* is refitted ([`fit_beta_star_at`], the same policy) and the slope is
+/// fitted over the η with an interior β* when there are at least `min_lrs`.
+/// The same resampled seeds are used at every cell. With one seed there is
+/// nothing to resample: no standard error.
+pub fn bootstrap_slope(cells: &[SeedScores], lrs: &[f64], half_width: usize, min_lrs: usize, resamples: usize, seed: u64) -> SlopeBootstrap {
+    let n = cells.iter().map(|c| c.scores.len()).min().unwrap_or(0);
+    let mut state = seed;
+    let mut slopes = Vec::new();
+    let mut interior = vec![0usize; lrs.len()];
+    let draws = if n >= 2 { resamples } else { 0 };
+    for _ in 0..draws {
+        let pick: Vec<usize> = (0..n).map(|_| (splitmix64(&mut state) % n as u64) as usize).collect();
+        let per_lr: Vec<BetaStarAtLr> = lrs
+            .iter()
+            .map(|&lr| {
+                let points: Vec<GridPoint> = cells
+                    .iter()
+                    .filter(|c| crate::harness::same_value(c.lr, lr))
+                    .map(|c| GridPoint::of_seeds(c.beta, &pick.iter().map(|&i| c.scores[i]).collect::<Vec<_>>(), c.failed))
+                    .collect();
+                fit_beta_star_at(lr, &points, half_width)
+            })
+            .collect();
+        for (k, b) in per_lr.iter().enumerate() {
+            interior[k] += usize::from(b.interior);
+        }
+        if per_lr.iter().filter(|b| b.interior).count() >= min_lrs.max(3)
+            && let Ok(fit) = fit_slope(&per_lr)
+            && fit.slope.is_finite()
+        {
+            slopes.push(fit.slope);
+        }
+    }
+    let m = slopes.len();
+    let slope_stderr = (m >= 2).then(|| {
+        let mean = slopes.iter().sum::<f64>() / m as f64;
+        (slopes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (m - 1) as f64).sqrt()
+    });
+    let slope_ci95 = (m >= 2).then(|| {
+        let mut sorted = slopes.clone();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| sorted[((q * (m - 1) as f64).round() as usize).min(m - 1)];
+        [at(0.025), at(0.975)]
+    });
+    SlopeBootstrap {
+        resamples: draws,
+        with_slope: m,
+        slope_stderr,
+        slope_ci95,
+        interior_share: lrs.iter().zip(&interior).map(|(&lr, &k)| (lr, if draws == 0 { 0.0 } else { k as f64 / draws as f64 })).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -249,15 +360,12 @@ mod tests {
         assert!((c_fit(&per_lr).unwrap() - want.exp()).abs() < 1e-6);
     }
 
-    /// A score that rises monotonically with β has no optimum, so it should
-    /// give no interior β*. It does today: accuracy linear in β is concave in
-    /// log(1 − β), the parabola's vertex lands inside the fitted range, and
-    /// the interior rule alone cannot tell it from a peak. Found while adding
-    /// the negative controls above; whether a vertex is a real peak (its
-    /// significance against the seeds, a monotone-trend test) is issue 13's,
-    /// so this stays ignored, and visible, until then.
+    /// A score that rises monotonically with β has no optimum, so it gives
+    /// no interior β*. Accuracy linear in β is concave in log(1 − β), so the
+    /// parabola's vertex lands inside the fitted range; only the rule that the
+    /// best grid point must not sit at an end of the grid refuses it (it was
+    /// an ignored known weakness until issue 13 added that rule).
     #[test]
-    #[ignore = "known weakness of the interior rule: a monotone score gives an interior vertex (issue 13)"]
     fn a_monotone_score_is_not_a_peak() {
         let betas = [0.5, 0.7, 0.8, 0.9, 0.95];
         let monotone: Vec<GridPoint> = betas.iter().map(|&b| GridPoint::of_seeds(b, &[0.5 + 0.3 * b], false)).collect();

@@ -34,6 +34,16 @@ pub enum ConfigError {
         /// The value found.
         value: f64,
     },
+    /// A field of the `[rules]` table is out of range.
+    #[error("{path}: [rules] {field}: {message}")]
+    InvalidRule {
+        /// The config file.
+        path: String,
+        /// The field.
+        field: &'static str,
+        /// What was expected.
+        message: String,
+    },
     /// A field is out of range.
     #[error("{path}: [{scale}] {field}: {message}")]
     Invalid {
@@ -65,6 +75,10 @@ pub trait ExperimentFile: DeserializeOwned {
     /// The `smoke`, `cpu` and `paper` tables.
     fn tables(&self) -> [&Self::Table; 3];
 
+    /// Checks the `[rules]` table (the criteria's thresholds, fixed before
+    /// the runs), for the files that have one.
+    fn check_rules(&self) -> Result<(), Invalid>;
+
     /// The table of one scale.
     fn table(&self, scale: Scale) -> &Self::Table {
         let [smoke, cpu, paper] = self.tables();
@@ -80,13 +94,24 @@ pub trait ExperimentFile: DeserializeOwned {
 /// fields of type `$table`) implements [`ExperimentFile`], `$table`
 /// implements [`ScaleTable`] through its inherent `validate`, `jobs` and
 /// `runs` (whose items have an `id`), and `$file` gets
-/// `load(path)` (read and validate every table) and `scale(scale)`.
+/// `load(path)` (read and validate every table) and `scale(scale)`. With a
+/// third argument `rules`, the file's `rules` field (a `[rules]` table with
+/// an inherent `validate`) is checked on load too.
 macro_rules! experiment_file {
+    ($file:ty, $table:ty, rules) => {
+        $crate::harness::config::experiment_file!(@impl $file, $table, |f: &$file| f.rules.validate());
+    };
     ($file:ty, $table:ty) => {
+        $crate::harness::config::experiment_file!(@impl $file, $table, |_: &$file| Ok(()));
+    };
+    (@impl $file:ty, $table:ty, $rules:expr) => {
         impl $crate::harness::config::ExperimentFile for $file {
             type Table = $table;
             fn tables(&self) -> [&$table; 3] {
                 [&self.smoke, &self.cpu, &self.paper]
+            }
+            fn check_rules(&self) -> Result<(), $crate::harness::config::Invalid> {
+                ($rules)(self)
             }
         }
 
@@ -127,6 +152,7 @@ pub fn load<E: ExperimentFile>(path: &Path) -> Result<E, ConfigError> {
         return Err(ConfigError::NonFinite { path: path.display().to_string(), field, value });
     }
     let exp: E = read_toml(path)?;
+    exp.check_rules().map_err(|(field, message)| ConfigError::InvalidRule { path: path.display().to_string(), field, message })?;
     for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
         exp.table(scale).validate().map_err(|(field, message)| ConfigError::Invalid {
             path: path.display().to_string(),

@@ -20,11 +20,17 @@ pub struct MlpSummary {
     pub beta_star: Vec<BetaStarAtLr>,
     /// The slope fit, when ≥ 3 η have an interior β*.
     pub slope: Option<SlopeFit>,
+    /// The bootstrap over run seeds that gives the slope's standard error.
+    pub bootstrap: SlopeBootstrap,
     /// C of 1 − β* = C·η^(2/3) over the η with an interior β* (the slope held
     /// at 2/3); `cargo xtask advise` uses it when C15 holds.
     pub c_fit: Option<f64>,
     /// Why there is no slope, if there is none.
     pub slope_error: Option<String>,
+    /// The rule C15 was judged by.
+    pub rules: MlpRules,
+    /// The (η, 1 − β) cells of the shared grid not run: past the stability edge.
+    pub skipped_cells: Vec<(f64, f64)>,
 }
 
 /// What [`analyse`] finds: the fields of [`MlpSummary`] that come from the runs.
@@ -34,6 +40,8 @@ pub struct MlpAnalysis {
     pub beta_star: Vec<BetaStarAtLr>,
     /// The slope fit, when ≥ 3 η have an interior β*.
     pub slope: Option<SlopeFit>,
+    /// The bootstrap over run seeds.
+    pub bootstrap: SlopeBootstrap,
     /// Why there is no slope, if there is none.
     pub slope_error: Option<String>,
     /// C of 1 − β* = C·η^(2/3) over the η with an interior β*.
@@ -44,8 +52,9 @@ pub struct MlpAnalysis {
     pub notes: Vec<String>,
 }
 
-/// Fits β*(η) for every η, the slope and C, and checks claim C15.
-pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> MlpAnalysis {
+/// Fits β*(η) for every η, the slope, its bootstrap over the run seeds and
+/// C, and judges claim C15 by `rules`.
+pub fn analyse(scale: &MlpScale, rules: &MlpRules, runs: &[MlpRunSummary]) -> MlpAnalysis {
     let mut per_lr = Vec::new();
     let mut notes = Vec::new();
     for &lr in &scale.lrs {
@@ -101,34 +110,101 @@ pub fn analyse(scale: &MlpScale, runs: &[MlpRunSummary]) -> MlpAnalysis {
         ));
     }
     let (slope, slope_error) = match fit_slope(&per_lr) {
-        Ok(s) => (Some(s), None),
+        Ok(s) if s.lrs.len() >= rules.min_interior_lrs => (Some(s), None),
+        Ok(s) => (None, Some(format!("{} η values have an interior β*; the rule needs {}", s.lrs.len(), rules.min_interior_lrs))),
         Err(e) => (None, Some(e)),
     };
+    let bootstrap = bootstrap_slope(
+        &seed_scores(scale, runs),
+        &scale.lrs,
+        scale.fit_half_width,
+        rules.min_interior_lrs,
+        rules.bootstrap_resamples,
+        rules.bootstrap_seed,
+    );
+    let share = if bootstrap.resamples == 0 { 0.0 } else { bootstrap.with_slope as f64 / bootstrap.resamples as f64 };
+    let precise = bootstrap.slope_stderr.is_some_and(|se| se <= rules.max_slope_stderr) && share >= rules.min_bootstrap_share;
     let criterion = Criterion {
         id: "C15".into(),
-        quantity: "slope of log(1−β*) against log η (MLP, Fashion-MNIST, Fig. 5)".into(),
+        quantity: format!(
+            "slope of log(1−β*) against log η on one 1−β grid for every η (MLP, Fashion-MNIST, Fig. 5); ± is the SE of a bootstrap over the {} run seeds",
+            scale.run_seeds.len()
+        ),
         paper: "consistent with 2/3".into(),
         measured: slope.as_ref().map(|s| s.slope),
-        uncertainty: slope.as_ref().map(|s| s.slope_stderr),
-        tolerance: format!("{GAMMA_OPT:.2} ± {SLOPE_TOLERANCE}"),
-        holds: slope.as_ref().map(|s| (s.slope - GAMMA_OPT).abs() <= SLOPE_TOLERANCE),
-        ..Default::default()
+        uncertainty: bootstrap.slope_stderr,
+        tolerance: rules.text(),
+        holds: slope.as_ref().filter(|_| precise).map(|s| (s.slope - GAMMA_OPT).abs() <= rules.slope_tolerance),
+        kind: ClaimKind::Empirical,
+        theory: Some(GAMMA_OPT),
     };
     match (&slope, &slope_error) {
         (Some(s), _) if criterion.holds == Some(false) => notes.push(format!(
-            "The fitted slope {:.3} ± {:.3} misses 0.67 ± 0.2 at this scale; the per-η accuracies and fits are in beta_star and the figures.",
-            s.slope, s.slope_stderr
+            "The fitted slope {:.3} misses 2/3 ± {} at this scale; the per-η accuracies and fits are in beta_star and the figures.",
+            s.slope, rules.slope_tolerance
         )),
-        (None, Some(e)) => notes.push(format!("No slope: {e}.")),
+        (Some(s), _) if !precise => notes.push(format!(
+            "Not measured at this scale: the slope {:.3} is too uncertain to judge (bootstrap SE {}, {} of {} resamples give a slope; the rule needs SE ≤ {} and {:.0}%).",
+            s.slope,
+            bootstrap.slope_stderr.map_or("none".to_string(), |se| format!("{se:.3}")),
+            bootstrap.with_slope,
+            bootstrap.resamples,
+            rules.max_slope_stderr,
+            100.0 * rules.min_bootstrap_share
+        )),
+        (None, Some(e)) => notes.push(format!("No slope, so C15 is not measured at this scale: {e}.")),
         _ => {}
     }
+    if let Some(ci) = bootstrap.slope_ci95 {
+        let shares: Vec<String> = bootstrap.interior_share.iter().map(|(lr, f)| format!("η = {lr}: {:.0}%", 100.0 * f)).collect();
+        notes.push(format!(
+            "Bootstrap over the run seeds ({} resamples, seeds drawn with replacement, the same draw at every cell, every β* refitted): {} give a slope; its 95% percentile interval is [{:.3}, {:.3}]. Share of resamples with an interior β*: {}.",
+            bootstrap.resamples,
+            bootstrap.with_slope,
+            ci[0],
+            ci[1],
+            shares.join("; ")
+        ));
+    }
+    let per_eta: Vec<String> = per_lr
+        .iter()
+        .map(|b| match (b.interior, b.beta_star, b.log_one_minus_beta_star_stderr) {
+            (true, Some(bs), se) => format!(
+                "η = {}: 1 − β* = {:.4}{}",
+                b.lr,
+                1.0 - bs,
+                se.map_or(String::new(), |se| format!(" (× e^±{se:.2}, delta method)"))
+            ),
+            _ => format!("η = {}: none", b.lr),
+        })
+        .collect();
+    notes.push(format!("Interior β* per η: {}.", per_eta.join("; ")));
     let c_fit = crate::harness::beta_star::c_fit(&per_lr);
     if let Some(c) = c_fit {
         notes.push(format!(
             "C of 1 − β* = C·η^(2/3) over the η with an interior β* (slope held at 2/3): {c:.3}; `cargo xtask advise` calibrates with it when C15 holds."
         ));
     }
-    MlpAnalysis { beta_star: per_lr, slope, slope_error, c_fit, criteria: vec![criterion], notes }
+    MlpAnalysis { beta_star: per_lr, slope, bootstrap, slope_error, c_fit, criteria: vec![criterion], notes }
+}
+
+/// The runs as bootstrap cells: per (η, β), one best test accuracy per run
+/// seed in `run_seeds` order; a cell fails when any seed failed or is missing.
+pub fn seed_scores(scale: &MlpScale, runs: &[MlpRunSummary]) -> Vec<SeedScores> {
+    let mut cells: Vec<SeedScores> = Vec::new();
+    for r in runs {
+        if !cells.iter().any(|c| same_value(c.lr, r.run.lr) && c.beta == r.run.beta) {
+            let at: Vec<Option<&MlpRunSummary>> = scale
+                .run_seeds
+                .iter()
+                .map(|&s| runs.iter().find(|x| same_value(x.run.lr, r.run.lr) && x.run.beta == r.run.beta && x.run.seed == s))
+                .collect();
+            let failed = at.iter().any(|x| x.is_none_or(|x| x.failed));
+            let scores = at.iter().map(|x| x.map_or(f64::NAN, |x| x.best_test_accuracy)).collect();
+            cells.push(SeedScores { lr: r.run.lr, beta: r.run.beta, scores, failed });
+        }
+    }
+    cells
 }
 
 /// The data of a scale, in words (the loaders verify the official SHA-256,
@@ -174,7 +250,17 @@ pub(super) fn summarise(ctx: &AnalyseCtx<'_, MlpExp>, results: Vec<MlpRunSummary
         })
         .collect();
     let valley_summary = read_json::<ValleyRecord>(&out.join("setup").join("valley.json")).ok().map(|f| f.summary);
-    let MlpAnalysis { beta_star, slope, slope_error, c_fit, criteria, mut notes } = analyse(scale, &results);
+    let MlpAnalysis { beta_star, slope, bootstrap, slope_error, c_fit, criteria, mut notes } = analyse(scale, &ctx.file.rules, &results);
+    let skipped_cells = scale.skipped_cells();
+    if !skipped_cells.is_empty() {
+        let cells: Vec<String> = skipped_cells.iter().map(|(lr, x)| format!("(η = {lr}, 1 − β = {x})")).collect();
+        notes.push(format!(
+            "Not run, past the stability edge η/(1 − β) > {} (heavy ball's effective learning rate; such runs diverge or collapse): {}.",
+            scale.max_effective_lr,
+            cells.join(", ")
+        ));
+    }
+    notes.push(format!("Rule of C15: {}. Fixed: {}", ctx.file.rules.text(), ctx.file.rules.fixed));
     match &valley_summary {
         Some(v) => notes.push(format!(
             "Valley: 100% train accuracy after {} full-batch GD steps at η₀ = {} (test accuracy there {:.4}).",
@@ -200,8 +286,11 @@ pub(super) fn summarise(ctx: &AnalyseCtx<'_, MlpExp>, results: Vec<MlpRunSummary
         runs: results,
         beta_star,
         slope,
+        bootstrap,
         slope_error,
         c_fit,
+        rules: ctx.file.rules.clone(),
+        skipped_cells,
     };
     summary.header.figures = figures::write_figures(&summary, &traces, out).context("writing the MLP figures")?;
     Ok(summary)

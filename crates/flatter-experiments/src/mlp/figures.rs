@@ -28,7 +28,7 @@ pub fn write_figures(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)],
     render(&acc_vs_epoch(summary, traces), &dir.join("acc_vs_epoch"))?;
     entries.push(FigureRef {
         file: "figures/acc_vs_epoch.png".into(),
-        caption: "Test accuracy against epoch at the middle η and the first run seed, for runs on the rule 1 − β = Cη^(2/3) (f = 1) and off it; the dashed vertical marks the end of the label-noise phase. Failed runs are not drawn.".into(),
+        caption: "Test accuracy against epoch at the middle η and the first run seed, one line per 1 − β of the shared grid (markers: the β with the best mean score); the dashed vertical marks the end of the label-noise phase. Failed runs are not drawn.".into(),
     });
     Ok(entries)
 }
@@ -100,6 +100,13 @@ fn acc_vs_epoch(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)]) -> F
         .vline(summary.config.epochs_noisy as f64, "end of label noise")
         // The noise-free plateau is at the top right; the dips of the noisy phase leave the low right empty.
         .legend_at(LegendPosition::LowerRight);
+    // The grid point with the best mean score at this η is drawn with markers.
+    let best_beta = summary
+        .beta_star
+        .iter()
+        .find(|b| same_value(b.lr, mid))
+        .and_then(|b| b.points.iter().filter(|p| !p.failed).max_by(|a, b| a.score.total_cmp(&b.score)))
+        .map(|p| p.beta);
     let mut at_mid: Vec<&(MlpRun, Vec<EpochPoint>)> =
         traces.iter().filter(|(r, _)| same_value(r.lr, mid) && r.seed == seed).collect();
     at_mid.sort_by(|a, b| a.0.beta.total_cmp(&b.0.beta));
@@ -110,8 +117,9 @@ fn acc_vs_epoch(summary: &MlpSummary, traces: &[(MlpRun, Vec<EpochPoint>)]) -> F
         if pts.is_empty() {
             continue;
         }
-        let label = format!("β = {:.4} ({})", run.beta, if run.on_rule { "on the rule".to_string() } else { format!("f = {}", run.rule_factor) });
-        let series = if run.on_rule { Series::line_and_markers(label, pts) } else { Series::line(label, pts) };
+        let is_best = best_beta.is_some_and(|b| b == run.beta);
+        let label = format!("1 − β = {:.4}{}", 1.0 - run.beta, if is_best { " (best score)" } else { "" });
+        let series = if is_best { Series::line_and_markers(label, pts) } else { Series::line(label, pts) };
         fig = fig.with_series(series.with_color(color));
     }
     fig

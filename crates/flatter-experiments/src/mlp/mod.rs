@@ -30,11 +30,10 @@ use anyhow::Context as _;
 use crate::harness::claims::SummaryHeader;
 pub use crate::harness::config::ConfigError;
 use crate::harness::config::{Invalid, require};
-pub use crate::harness::beta_star::{BetaStarAtLr, GridPoint, SlopeFit, fit_beta_star_at, fit_slope};
+pub use crate::harness::beta_star::{BetaStarAtLr, GridPoint, SeedScores, SlopeBootstrap, SlopeFit, bootstrap_slope, fit_beta_star_at, fit_slope};
 pub use crate::harness::{Activation, Criterion, GAMMA_OPT};
+pub use crate::harness::claims::ClaimKind;
 
-/// The tolerance of claim C15.
-pub const SLOPE_TOLERANCE: f64 = 0.2;
 /// A run whose final test accuracy is below this (twice chance for 10
 /// classes) has collapsed and counts as failed.
 pub const FAILED_ACC: f64 = 0.2;
@@ -92,14 +91,64 @@ pub struct MlpScale {
     pub eval_every: u64,
     /// The learning rates η.
     pub lrs: Vec<f64>,
-    /// C of the rule 1 − β = C η^(2/3) that the β grid is centred on.
-    pub rule_c: f64,
-    /// For each η, the runs have 1 − β = f · C η^(2/3) for each f here (skipped
-    /// where that would make β < 0); f = 1 is on the rule.
-    pub rule_factors: Vec<f64>,
+    /// The 1 − β grid, one and the same for every η (issue 13: a grid built
+    /// around the rule 1 − β ∝ η^(2/3) would put the peak at the same place
+    /// on the grid for every η and give the slope 2/3 by construction).
+    pub one_minus_betas: Vec<f64>,
+    /// Cells with η/(1 − β) above this are not run: past the stability edge
+    /// of heavy ball (the effective learning rate η/(1 − β) of eq. (1)), the
+    /// runs diverge or collapse and carry no information about the peak.
+    pub max_effective_lr: f64,
     /// The parabola of eq. (14) is fitted to the best-scoring β and this many
     /// neighbours on each side (in log(1 − β)), diverged runs excluded.
     pub fit_half_width: usize,
+}
+
+/// The rule that judges claim C15, fixed before the runs it judges (the
+/// `[rules]` table of the experiment file; the report quotes it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpRules {
+    /// When the rule was fixed, and what changed after seeing data, and why.
+    pub fixed: String,
+    /// C15 holds when |slope − 2/3| ≤ this.
+    pub slope_tolerance: f64,
+    /// The slope needs at least this many η with an interior β*.
+    pub min_interior_lrs: usize,
+    /// C15 is not measured (n/a) when the bootstrap standard error of the
+    /// slope exceeds this: the data cannot tell 2/3 from its neighbours.
+    pub max_slope_stderr: f64,
+    /// Bootstrap resamples over the run seeds.
+    pub bootstrap_resamples: usize,
+    /// Seed of the bootstrap's resampling stream.
+    pub bootstrap_seed: u64,
+    /// C15 is not measured (n/a) when fewer than this share of the resamples
+    /// have a slope (too few interior β* to be stable).
+    pub min_bootstrap_share: f64,
+}
+
+impl MlpRules {
+    /// Checks every field's range.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        require(self.slope_tolerance > 0.0 && self.slope_tolerance < 1.0, "slope_tolerance", "expected 0 < x < 1")?;
+        require(self.min_interior_lrs >= 3, "min_interior_lrs", "expected >= 3 (a line with a standard error needs 3 points)")?;
+        require(self.max_slope_stderr > 0.0 && self.max_slope_stderr < 1.0, "max_slope_stderr", "expected 0 < x < 1")?;
+        require((100..=100_000).contains(&self.bootstrap_resamples), "bootstrap_resamples", "expected 100..=100000")?;
+        require(self.min_bootstrap_share > 0.0 && self.min_bootstrap_share <= 1.0, "min_bootstrap_share", "expected 0 < x <= 1")?;
+        Ok(())
+    }
+
+    /// The rule in words, as the report's tolerance cell quotes it.
+    pub fn text(&self) -> String {
+        format!(
+            "|slope − 2/3| ≤ {} over ≥ {} η with an interior β*; n/a when the seed-bootstrap SE > {} or < {:.0}% of {} resamples give a slope (experiments/mlp-fashion.toml [rules])",
+            self.slope_tolerance,
+            self.min_interior_lrs,
+            self.max_slope_stderr,
+            100.0 * self.min_bootstrap_share,
+            self.bootstrap_resamples
+        )
+    }
 }
 
 /// The experiment file `experiments/mlp-fashion.toml`.
@@ -112,6 +161,8 @@ pub struct MlpExperiment {
     pub reproduces: String,
     /// Our choices where the paper gives no value, repeated in the summary.
     pub choices: Vec<String>,
+    /// The rule of claim C15, fixed before the runs.
+    pub rules: MlpRules,
     /// Seconds, for `cargo test`.
     pub smoke: MlpScale,
     /// Minutes on 2 cores.
@@ -146,12 +197,17 @@ impl MlpScale {
             "lrs",
             "expected at least 3 values, each > 0 (the slope needs 3 points)",
         )?;
-        require(self.rule_c > 0.0 && self.rule_c.is_finite(), "rule_c", "expected > 0")?;
         require(
-            self.rule_factors.len() >= 3 && self.rule_factors.iter().all(|&f| f > 0.0 && f.is_finite()),
-            "rule_factors",
-            "expected at least 3 values, each > 0 (a parabola needs 3 points)",
+            self.one_minus_betas.len() >= 3 && self.one_minus_betas.iter().all(|&x| x > 0.0 && x <= 1.0),
+            "one_minus_betas",
+            "expected at least 3 values, each in (0, 1] (β in [0, 1))",
         )?;
+        require(
+            self.one_minus_betas.windows(2).all(|w| w[0] < w[1]),
+            "one_minus_betas",
+            "expected strictly increasing values",
+        )?;
+        require(self.max_effective_lr > 0.0 && self.max_effective_lr.is_finite(), "max_effective_lr", "expected > 0")?;
         let mut seeds = self.run_seeds.clone();
         seeds.sort_unstable();
         seeds.dedup();
@@ -162,11 +218,15 @@ impl MlpScale {
         )?;
         require(self.fit_half_width >= 1, "fit_half_width", "expected >= 1 (a parabola needs 3 points)")?;
         for &lr in &self.lrs {
-            let valid = self.rule_factors.iter().filter(|&&f| f * self.rule_c * lr.powf(GAMMA_OPT) <= 1.0).count();
+            let kept = self.one_minus_betas.iter().filter(|&&x| self.runs_at(lr, x)).count();
             require(
-                valid >= 3,
-                "rule_factors",
-                format!("η = {lr} has {valid} factors with 1 − β = f·C·η^(2/3) <= 1 (β >= 0); a parabola needs 3"),
+                kept >= 2 * self.fit_half_width + 1,
+                "one_minus_betas",
+                format!(
+                    "η = {lr} keeps {kept} values with η/(1 − β) <= max_effective_lr = {}; the parabola needs 2·fit_half_width + 1 = {}",
+                    self.max_effective_lr,
+                    2 * self.fit_half_width + 1
+                ),
             )?;
         }
         Ok(())
@@ -187,32 +247,30 @@ impl MlpScale {
         self.train_size().div_ceil(self.batch_size)
     }
 
+    /// Whether the cell (η, 1 − β) is run: η/(1 − β) <= `max_effective_lr`.
+    pub fn runs_at(&self, lr: f64, one_minus_beta: f64) -> bool {
+        lr / one_minus_beta <= self.max_effective_lr * (1.0 + 1e-12)
+    }
+
     /// The (η, β, seed) grid: η outer, then β increasing, then the run seeds.
-    /// Factors that would give β < 0 (1 − β > 1) are skipped at that η.
+    /// Every η has the same 1 − β values, less those past the stability edge
+    /// ([`Self::runs_at`]).
     pub fn runs(&self) -> Vec<MlpRun> {
-        let mut factors = self.rule_factors.clone();
-        factors.sort_by(|a, b| b.total_cmp(a));
         let mut runs = Vec::new();
         for &lr in &self.lrs {
-            for &f in &factors {
-                let one_minus_beta = f * self.rule_c * lr.powf(GAMMA_OPT);
-                if one_minus_beta > 1.0 {
-                    continue;
-                }
+            for &one_minus_beta in self.one_minus_betas.iter().rev().filter(|&&x| self.runs_at(lr, x)) {
                 let beta = 1.0 - one_minus_beta;
                 for &seed in &self.run_seeds {
-                    runs.push(MlpRun {
-                        id: format!("lr{}-b{}-s{seed}", fmt_id(lr), fmt_id(beta)),
-                        lr,
-                        beta,
-                        rule_factor: f,
-                        on_rule: (f - 1.0).abs() < 1e-12,
-                        seed,
-                    });
+                    runs.push(MlpRun { id: format!("lr{}-b{}-s{seed}", fmt_id(lr), fmt_id(beta)), lr, beta, seed });
                 }
             }
         }
         runs
+    }
+
+    /// The (η, 1 − β) cells past the stability edge, which are not run.
+    pub fn skipped_cells(&self) -> Vec<(f64, f64)> {
+        self.lrs.iter().flat_map(|&lr| self.one_minus_betas.iter().filter(move |&&x| !self.runs_at(lr, x)).map(move |&x| (lr, x))).collect()
     }
 }
 
@@ -232,10 +290,6 @@ pub struct MlpRun {
     pub lr: f64,
     /// β.
     pub beta: f64,
-    /// f in 1 − β = f · C η^(2/3).
-    pub rule_factor: f64,
-    /// Whether f = 1.
-    pub on_rule: bool,
     /// Seed of the run's DataOrder and LabelNoise streams (one of `run_seeds`).
     pub seed: u64,
 }
@@ -380,6 +434,11 @@ mod tests {
         }
     }
 
+    /// The shared grid of the cpu scale's shape: 1 − β = 0.01·e^(k/2), k = 0..9.
+    fn grid() -> Vec<f64> {
+        (0..10).map(|k| 0.01 * (0.5 * k as f64).exp()).collect()
+    }
+
     fn scale() -> MlpScale {
         MlpScale {
             train_per_class: 10,
@@ -398,11 +457,46 @@ mod tests {
             epochs_clean: 1,
             clean_loss: CleanLoss::Expected,
             eval_every: 1,
-            lrs: vec![0.01, 0.03, 0.1, 0.3],
-            rule_c: 0.5,
-            rule_factors: vec![0.25, 0.5, 1.0, 2.0, 4.0],
+            lrs: vec![0.01, 0.02, 0.04, 0.08],
+            one_minus_betas: grid(),
+            max_effective_lr: 1.0,
             fit_half_width: 2,
         }
+    }
+
+    fn rules() -> MlpRules {
+        MlpRules {
+            fixed: "test".into(),
+            slope_tolerance: 0.2,
+            min_interior_lrs: 3,
+            max_slope_stderr: 0.2,
+            bootstrap_resamples: 400,
+            bootstrap_seed: 0,
+            min_bootstrap_share: 0.8,
+        }
+    }
+
+    /// A deterministic noise in [−1, 1] per (seed, η, β): what distinguishes
+    /// one run seed from another in the synthetic surfaces below.
+    fn noise(seed: u64, lr: f64, beta: f64) -> f64 {
+        let mut h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ lr.to_bits().rotate_left(17) ^ beta.to_bits().rotate_left(31);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        (h as f64 / u64::MAX as f64) * 2.0 - 1.0
+    }
+
+    /// Runs every cell of `scale` with score `curve(η, β) + amp·noise(seed, η, β)`.
+    fn synthetic(scale: &MlpScale, curve: impl Fn(f64, f64) -> f64, amp: f64) -> Vec<MlpRunSummary> {
+        scale.runs().into_iter().map(|r| {
+            let acc = curve(r.lr, r.beta) + amp * noise(r.seed, r.lr, r.beta);
+            summary(r, acc, false)
+        }).collect()
+    }
+
+    /// Eq. (14)'s peak at 1 − β* = `law(η)`, 1.5 points high across the grid.
+    fn peak(law: impl Fn(f64) -> f64) -> impl Fn(f64, f64) -> f64 {
+        move |lr, beta| 0.85 - 0.005 * ((1.0 - beta).ln() - law(lr).ln()).powi(2)
     }
 
     /// A synthetic accuracy curve with a known peak in log(1 − β) is fitted back to it.
@@ -430,27 +524,71 @@ mod tests {
         assert!(fit.error.is_some());
     }
 
-    /// β* following 1 − β* = C η^(2/3) exactly gives slope 2/3 through the whole analysis.
+    /// Every η runs the same 1 − β values, less those past the stability
+    /// edge η/(1 − β) > max_effective_lr, which are listed as skipped.
     #[test]
-    fn slope_of_a_synthetic_rule_is_two_thirds() {
+    fn one_grid_for_every_lr_less_the_stability_edge() {
         let scale = scale();
         scale.validate().unwrap();
-        // The true optimum sits at 1.3 × the rule, so it is off-grid but bracketed.
-        let runs: Vec<MlpRunSummary> = scale
-            .runs()
-            .into_iter()
-            .map(|run| {
-                let x_star = (1.3 * scale.rule_c * run.lr.powf(GAMMA_OPT)).ln();
-                let acc = 0.8 - 0.02 * ((1.0 - run.beta).ln() - x_star).powi(2);
-                summary(run, acc, false)
-            })
-            .collect();
-        let MlpAnalysis { beta_star: per_lr, slope, criteria, .. } = analyse(&scale, &runs);
-        assert!(per_lr.iter().all(|b| b.interior));
-        let slope = slope.unwrap();
-        assert!((slope.slope - GAMMA_OPT).abs() < 1e-9, "{slope:?}");
-        assert_eq!(criteria[0].holds, Some(true));
-        assert!((slope.intercept - (1.3f64 * 0.5).ln()).abs() < 1e-9);
+        let runs = scale.runs();
+        for &lr in &scale.lrs {
+            let at: Vec<f64> = runs.iter().filter(|r| r.lr == lr).map(|r| 1.0 - r.beta).collect();
+            let want: Vec<f64> = grid().into_iter().rev().filter(|&x| lr / x <= 1.0 + 1e-9).collect();
+            assert_eq!(at.len(), want.len(), "η = {lr}");
+            assert!(at.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12), "η = {lr}: {at:?} vs {want:?}");
+        }
+        // 0.01·e^(k/2) ≥ η keeps 10, 8, 7 and 5 values.
+        let per_lr: Vec<usize> = scale.lrs.iter().map(|&lr| runs.iter().filter(|r| r.lr == lr).count()).collect();
+        assert_eq!(per_lr, [10, 8, 7, 5]);
+        assert_eq!(scale.skipped_cells().len(), 40 - 30);
+        let narrow = MlpScale { max_effective_lr: 0.1, ..scale.clone() };
+        let err = narrow.validate().unwrap_err();
+        assert_eq!(err.0, "one_minus_betas", "{err:?}");
+    }
+
+    /// The positive control: β* on the law 1 − β* = 1.5·η^(2/3), with
+    /// seed noise, gives slope 2/3 through the whole analysis, a bootstrap
+    /// standard error, and C15 holds.
+    #[test]
+    fn a_two_thirds_law_gives_two_thirds() {
+        let scale = MlpScale { run_seeds: vec![0, 1, 2, 3, 4], ..scale() };
+        let runs = synthetic(&scale, peak(|lr| 1.5 * lr.powf(GAMMA_OPT)), 0.001);
+        let a = analyse(&scale, &rules(), &runs);
+        assert!(a.beta_star.iter().all(|b| b.interior), "{:?}", a.beta_star);
+        let slope = a.slope.unwrap();
+        assert!((slope.slope - GAMMA_OPT).abs() < 0.05, "{slope:?}");
+        let se = a.bootstrap.slope_stderr.unwrap();
+        assert!(se > 0.0 && se < 0.1, "{:?}", a.bootstrap);
+        assert_eq!(a.criteria[0].holds, Some(true), "{:?}", a.criteria);
+        assert_eq!(a.criteria[0].uncertainty, Some(se));
+    }
+
+    /// Negative controls (issue 13): surfaces whose true β* goes as η⁰ and as
+    /// η¹ are pushed through the same analysis on the same shared grid; the
+    /// slope comes out near 0 and near 1, not near 2/3, and C15 fails.
+    #[test]
+    fn other_laws_give_their_own_slope_not_two_thirds() {
+        let scale = MlpScale { run_seeds: vec![0, 1, 2, 3, 4], ..scale() };
+        for (law, want) in [(Box::new(|_: f64| 0.3) as Box<dyn Fn(f64) -> f64>, 0.0), (Box::new(|lr: f64| 5.0 * lr), 1.0)] {
+            let runs = synthetic(&scale, peak(law), 0.001);
+            let a = analyse(&scale, &rules(), &runs);
+            let slope = a.slope.as_ref().unwrap_or_else(|| panic!("no slope: {:?}", a.slope_error));
+            assert!((slope.slope - want).abs() < 0.08, "want {want}: {slope:?}");
+            assert_eq!(a.criteria[0].holds, Some(false), "want {want}: {:?}", a.criteria);
+        }
+    }
+
+    /// The null control: scores independent of β (seed noise only) never
+    /// give C15 "holds": either no interior peaks (no slope), or a slope too
+    /// uncertain to judge, or one that misses 2/3.
+    #[test]
+    fn scores_independent_of_beta_never_hold() {
+        let scale = MlpScale { run_seeds: vec![0, 1, 2, 3, 4], ..scale() };
+        for amp in [0.001, 0.01] {
+            let runs = synthetic(&scale, |_, _| 0.85, amp);
+            let a = analyse(&scale, &rules(), &runs);
+            assert_ne!(a.criteria[0].holds, Some(true), "amp {amp}: {:?} {:?} {:?}", a.slope, a.bootstrap, a.criteria);
+        }
     }
 
     /// With several seeds, a point's score is the mean over its seeds with the
@@ -459,33 +597,31 @@ mod tests {
     /// symmetric around a known curve, leaves β* where the curve puts it.
     #[test]
     fn seeds_are_averaged_with_standard_errors() {
-        let scale = MlpScale { run_seeds: vec![3, 7], lrs: vec![0.01, 0.03, 0.1], ..scale() };
+        let scale = MlpScale { run_seeds: vec![3, 7], ..scale() };
         scale.validate().unwrap();
         let runs = scale.runs();
-        assert_eq!(runs.len(), 3 * 5 * 2);
+        assert_eq!(runs.len(), 30 * 2);
         assert!(runs.iter().all(|r| r.id.ends_with(&format!("-s{}", r.seed))));
         let ids: std::collections::HashSet<&str> = runs.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids.len(), runs.len(), "ids are unique across seeds");
-        let x_star = |lr: f64| (1.3 * scale.rule_c * lr.powf(GAMMA_OPT)).ln();
+        let curve = peak(|lr| 1.5 * lr.powf(GAMMA_OPT));
         // Seed 3 is 0.002 above the curve, seed 7 0.002 below: the mean is the curve, the
         // standard error is 0.002 exactly (sd = 0.002·√2, n = 2).
         let summaries: Vec<MlpRunSummary> = runs
             .iter()
             .map(|r| {
-                let curve = 0.8 - 0.02 * ((1.0 - r.beta).ln() - x_star(r.lr)).powi(2);
                 let noise = if r.seed == 3 { 0.002 } else { -0.002 };
-                let failed = r.lr == 0.1 && r.rule_factor == 0.25 && r.seed == 7;
-                summary(r.clone(), curve + noise, failed)
+                let failed = r.lr == 0.01 && (1.0 - r.beta - 0.01).abs() < 1e-12 && r.seed == 7;
+                summary(r.clone(), curve(r.lr, r.beta) + noise, failed)
             })
             .collect();
-        let MlpAnalysis { beta_star: per_lr, slope, notes, .. } = analyse(&scale, &summaries);
+        let MlpAnalysis { beta_star: per_lr, slope, notes, .. } = analyse(&scale, &rules(), &summaries);
         for b in &per_lr {
             assert!(b.interior, "{b:?}");
             for p in &b.points {
                 assert_eq!(p.seeds, 2);
                 assert!((p.stderr.unwrap() - 0.002).abs() < 1e-12, "{p:?}");
-                let curve = 0.8 - 0.02 * ((1.0 - p.beta).ln() - x_star(b.lr)).powi(2);
-                assert!((p.score - curve).abs() < 1e-12, "{p:?}");
+                assert!((p.score - curve(b.lr, p.beta)).abs() < 1e-12, "{p:?}");
             }
             let sigma = b.peak_sigma.unwrap();
             assert!((sigma - b.peak_height.unwrap() / (0.002 * 1.5f64.sqrt())).abs() < 1e-9, "{b:?}");
@@ -509,6 +645,22 @@ mod tests {
         assert_eq!(fmt_id(0.9), "0.9");
         assert_eq!(fmt_id(0.912345678), "0.912346");
     }
+
+    /// The committed file's rules load and validate; a rule out of range is
+    /// an error naming the file and the `[rules]` field.
+    #[test]
+    fn rules_are_read_and_checked() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/mlp-fashion.toml");
+        let exp = MlpExperiment::load(&path).unwrap();
+        exp.rules.validate().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("mlp-fashion.toml");
+        let line = text.lines().find(|l| l.starts_with("min_interior_lrs")).unwrap();
+        std::fs::write(&bad, text.replacen(line, "min_interior_lrs = 2", 1)).unwrap();
+        let err = MlpExperiment::load(&bad).unwrap_err().to_string();
+        assert!(err.contains("mlp-fashion.toml") && err.contains("[rules] min_interior_lrs"), "{err}");
+    }
 }
 
-crate::harness::config::experiment_file!(MlpExperiment, MlpScale);
+crate::harness::config::experiment_file!(MlpExperiment, MlpScale, rules);
