@@ -360,6 +360,40 @@ mod tests {
         assert!((c_fit(&per_lr).unwrap() - want.exp()).abs() < 1e-6);
     }
 
+    /// The bootstrap is a pure function of its inputs (same seed, same
+    /// answer), has nothing to resample with one seed, and its standard error
+    /// grows with the seed-to-seed scatter of the peaks.
+    #[test]
+    fn bootstrap_is_deterministic_and_tracks_the_seed_scatter() {
+        let grid: Vec<f64> = (0..10).map(|k| 1.0 - 0.01 * (0.5 * k as f64).exp()).collect();
+        let lrs = [0.01, 0.02, 0.04, 0.08];
+        // Seed s has its own peak position: 1 − β* = 1.5·η^(2/3)·e^(jitter·(s − 2)/2).
+        let cells = |jitter: f64, seeds: usize| -> Vec<SeedScores> {
+            lrs.iter()
+                .flat_map(|&lr: &f64| {
+                    grid.iter().map(move |&b| SeedScores {
+                        lr,
+                        beta: b,
+                        scores: (0..seeds)
+                            .map(|s| {
+                                let x = (1.5 * lr.powf(GAMMA_OPT)).ln() + jitter * (s as f64 - 2.0) * (1.0 + lr * 10.0) / 2.0;
+                                0.9 - 0.005 * ((1.0 - b).ln() - x).powi(2)
+                            })
+                            .collect(),
+                        failed: false,
+                    })
+                })
+                .collect()
+        };
+        let a = bootstrap_slope(&cells(0.3, 5), &lrs, 2, 3, 300, 7);
+        assert_eq!(a, bootstrap_slope(&cells(0.3, 5), &lrs, 2, 3, 300, 7));
+        assert_ne!(a.slope_stderr, bootstrap_slope(&cells(0.3, 5), &lrs, 2, 3, 300, 8).slope_stderr);
+        let tight = bootstrap_slope(&cells(0.05, 5), &lrs, 2, 3, 300, 7);
+        assert!(tight.slope_stderr.unwrap() < a.slope_stderr.unwrap(), "{tight:?} vs {a:?}");
+        let one = bootstrap_slope(&cells(0.3, 1), &lrs, 2, 3, 300, 7);
+        assert_eq!((one.resamples, one.slope_stderr), (0, None));
+    }
+
     /// A score that rises monotonically with β has no optimum, so it gives
     /// no interior β*. Accuracy linear in β is concave in log(1 − β), so the
     /// parabola's vertex lands inside the fitted range; only the rule that the

@@ -403,6 +403,39 @@ mod tests {
         }
     }
 
+    /// The headline counts empirical rows only: a derivation or a pipeline
+    /// check that holds is not evidence about the paper's claims.
+    #[test]
+    fn the_headline_counts_empirical_rows_only() {
+        let row = |id: &str, kind: ClaimKind, holds: Option<bool>| ClaimRow {
+            criterion: Criterion { id: id.into(), holds, kind, ..Default::default() },
+            experiment: "x".into(),
+            scale: "cpu".into(),
+            dataset: "-".into(),
+        };
+        let rows = vec![
+            row("C1", ClaimKind::Derivation, Some(true)),
+            row("C11", ClaimKind::Pipeline, Some(true)),
+            row("C12", ClaimKind::Empirical, None),
+            row("C15", ClaimKind::Empirical, Some(false)),
+            row("C4", ClaimKind::Empirical, Some(true)),
+        ];
+        assert_eq!(empirical_counts(&rows), (1, 1, 1));
+        let text = render(&[], &rows);
+        assert!(text.contains("Empirical claims: 1 hold, 1 do not, 1 not measured"), "{text}");
+        assert!(text.contains("2 further rows are derivations and pipeline checks"), "{text}");
+    }
+
+    /// A measurement more than 3 standard errors from theory says so, even
+    /// inside its tolerance; within 3 it does not.
+    #[test]
+    fn a_measurement_far_from_theory_is_flagged() {
+        let c = |m: f64| Criterion { measured: Some(m), uncertainty: Some(0.01), theory: Some(0.8), holds: Some(true), ..Default::default() };
+        assert_eq!(holds_cell(&c(0.75)), "yes (5.0 SE from theory)");
+        assert_eq!(holds_cell(&c(0.78)), "yes");
+        assert_eq!(holds_cell(&Criterion { uncertainty: None, ..c(0.5) }), "yes");
+    }
+
     #[test]
     fn every_paper_row_appears_once_in_order_when_nothing_ran() {
         let rows = claim_rows(&[]);
