@@ -76,7 +76,7 @@ pub fn write_figures(
     let dd_runs: Vec<&MsRun> = runs.iter().filter(|r| r.kind == RunKind::DoubleDescent && r.data_seed == dd_seed).collect();
     if !dd_runs.is_empty() {
         let mut dd = Figure::new(
-            format!("Test error from a random init (η = {}, data seed {dd_seed}): label noise (solid) vs ε = 0 (dashed)", cfg.dd_lr),
+            format!("Test error, random init, η = {}, seed {dd_seed}: noise solid, ε = 0 dashed", cfg.dd_lr),
             "step",
             "‖UV − Y*‖²_F",
         )

@@ -203,12 +203,12 @@ impl MsScale {
             "expected at least 3 values in (0, 1]",
         )?;
         require(!self.data_seeds.is_empty(), "data_seeds", "expected at least one seed")?;
-        require(self.log_every >= 1 && self.steps >= 10 * self.log_every && self.steps % self.log_every == 0, "steps", "expected a multiple of log_every, >= 10 * log_every")?;
+        require(self.log_every >= 1 && self.steps >= 10 * self.log_every && self.steps.is_multiple_of(self.log_every), "steps", "expected a multiple of log_every, >= 10 * log_every")?;
         require((0.0..1.0).contains(&self.smooth_fraction), "smooth_fraction", "expected 0 <= f < 1")?;
         require(self.diverge_factor > 1.0, "diverge_factor", "expected > 1")?;
         require(self.dd_init_sigma > 0.0 && self.dd_lr > 0.0, "dd_lr", "expected dd_lr > 0 and dd_init_sigma > 0")?;
         require(self.dd_one_minus_betas.iter().all(|o| *o > 0.0 && *o <= 1.0), "dd_one_minus_betas", "expected values in (0, 1]")?;
-        require(self.dd_steps % self.log_every == 0 && self.dd_steps >= 10 * self.log_every, "dd_steps", "expected a multiple of log_every, >= 10 * log_every")?;
+        require(self.dd_steps.is_multiple_of(self.log_every) && self.dd_steps >= 10 * self.log_every, "dd_steps", "expected a multiple of log_every, >= 10 * log_every")?;
         require(self.dd_seeds.iter().all(|s| self.data_seeds.contains(s)), "dd_seeds", "expected a subset of data_seeds")?;
         Ok(())
     }
