@@ -8,7 +8,8 @@ use std::path::Path;
 use flatter_device::BackendKind;
 use flatter_experiments::harness::Scale;
 use flatter_experiments::harness::io::read_json;
-use flatter_experiments::matrix_sensing::{MsExperiment, MsSummary, MsTrace};
+use flatter_experiments::harness::claims::ClaimKind;
+use flatter_experiments::matrix_sensing::{MsExperiment, MsSummary, MsTrace, RunKind};
 use flatter_theory::matrix_sensing::MsProblem;
 use flatter_experiments::matrix_sensing::train::StackedMs;
 use flatter_experiments::harness::stacked::{self, EngineConfig, Row};
@@ -53,7 +54,20 @@ fn the_smoke_scale_runs_end_to_end_deterministically() {
     let on_disk: MsSummary = read_json(&a.join("summary.json")).unwrap();
     assert_eq!(on_disk.header.criteria, summary.header.criteria);
     let ids: Vec<&str> = summary.header.criteria.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["C9", "C9", "C10"]);
+    assert_eq!(ids, ["C9", "C9", "C10", "C10"]);
+    // Every row says what kind of evidence it is; the rule-bound rows quote their rule.
+    assert!(summary.header.criteria.iter().all(|c| c.kind == ClaimKind::Empirical), "{:?}", summary.header.criteria);
+    assert!(summary.header.criteria[1].tolerance.contains(&exp.rules.dd_control_margin.to_string()));
+    // The ε = 0 controls ran beside every double-descent run, and each (β, seed) was judged against its control.
+    let smoke = exp.scale(Scale::Smoke);
+    let controls = smoke.runs().into_iter().filter(|r| r.kind == RunKind::DdControl).count();
+    assert_eq!(controls, smoke.dd_one_minus_betas.len() * smoke.dd_seeds.len());
+    assert_eq!(summary.dd_cells.len(), controls);
+    assert!(summary.dd_cells.iter().all(|c| c.control_fit_step.is_some()), "{:?}", summary.dd_cells);
+    // C_opt is shown at every level fraction of the rules, the verdict's one among them.
+    let fs: Vec<f64> = summary.levels.iter().map(|l| l.level_fraction).collect();
+    assert_eq!(fs, exp.rules.fractions());
+    assert!(summary.header.notes.iter().any(|n| n.starts_with("C_opt against the level fraction")));
     for f in &summary.header.figures {
         assert!(std::fs::metadata(a.join(&f.file)).map(|m| m.len() > 1000).unwrap_or(false), "{}", f.file);
     }
@@ -76,6 +90,9 @@ fn a_bad_field_names_the_file_the_scale_and_the_field() {
     std::fs::write(&path, text.replacen("h = 6", "h = 0", 1)).unwrap();
     let err = MsExperiment::load(&path).unwrap_err().to_string();
     assert!(err.contains("ms.toml") && err.contains("[smoke] h") && err.contains("h >= r"), "{err}");
+    std::fs::write(&path, text.replacen("dd_fit_fraction = 0.01", "dd_fit_fraction = 2.0", 1)).unwrap();
+    let err = MsExperiment::load(&path).unwrap_err().to_string();
+    assert!(err.contains("ms.toml") && err.contains("[rules] dd_fit_fraction"), "{err}");
     std::fs::write(&path, text.replacen("dd_steps", "dd_stepz", 1)).unwrap();
     let err = MsExperiment::load(&path).unwrap_err().to_string();
     assert!(err.contains("dd_stepz"), "{err}");

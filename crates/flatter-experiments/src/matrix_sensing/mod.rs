@@ -11,7 +11,12 @@
 //!    Its *speed* is the first step at which a causal running mean of the
 //!    trace falls below T* + f·(tr₀ − T*).
 //! 3. Double descent: label-noise runs from a random initialisation at large
-//!    β, where the test error (eq. 13) dips, peaks and falls again.
+//!    β, where the test error (eq. 13) may dip, peak and fall again, each
+//!    beside an ε = 0 control run (same data, init, η, β): a bump the control
+//!    shows too is the heavy ball's own overshoot, not the label noise's.
+//!
+//! Every threshold a criterion uses is in the file's `[rules]` table
+//! ([`MsRules`]); the scale tables hold only what is run.
 
 
 mod analyse;
@@ -71,8 +76,6 @@ pub struct MsScale {
     pub steps: u64,
     /// Observables every `log_every` steps.
     pub log_every: u64,
-    /// The speed level: T* + level_fraction · (tr₀ − T*).
-    pub level_fraction: f64,
     /// The running mean at step k averages the trace over [(1 − smooth_fraction)k, k].
     pub smooth_fraction: f64,
     /// A trace above diverge_factor · tr₀ (or not finite) marks a run diverged.
@@ -85,10 +88,74 @@ pub struct MsScale {
     pub dd_one_minus_betas: Vec<f64>,
     /// …steps…
     pub dd_steps: u64,
-    /// …data seeds (a subset of data_seeds)…
+    /// …and data seeds (a subset of data_seeds). Each run has an ε = 0 control.
     pub dd_seeds: Vec<u64>,
-    /// …and the peak ratio (peak over both the earlier dip and the later minimum) that counts as a double descent.
+}
+
+/// The thresholds of the criteria, fixed before the runs (`[rules]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MsRules {
+    /// When the rules were fixed, and what changed since (and why).
+    pub fixed: String,
+    /// The speed level T* + level_fraction · (tr₀ − T*) the C9/C10 verdicts use.
+    pub level_fraction: f64,
+    /// Fractions at which C_opt is also shown (notes, no verdict).
+    pub level_fractions_shown: Vec<f64>,
+    /// C9: the share of η with an interior optimum that must be reached.
+    pub interior_share: f64,
+    /// C9 double descent: the bump is searched after the train loss falls below this fraction of its step-0 value.
+    pub dd_fit_fraction: f64,
+    /// C9 double descent: the ratio (peak over both the earlier dip and the later minimum) must exceed this…
     pub dd_min_ratio: f64,
+    /// …and be at least this multiple of max(1, the ε = 0 control's ratio)…
+    pub dd_control_margin: f64,
+    /// …in at least this share of the data seeds.
+    pub dd_seed_share: f64,
+    /// C10 slope: |slope − 2/3| < slope_tolerance + slope_se_factor · SE…
+    pub slope_tolerance: f64,
+    /// …(the factor on the standard error)…
+    pub slope_se_factor: f64,
+    /// …measured only with interior cells at this many distinct η.
+    pub slope_min_etas: usize,
+    /// C10: c_opt_lower_fraction · bound ≤ C_opt ≤ bound.
+    pub c_opt_lower_fraction: f64,
+}
+
+impl MsRules {
+    /// Checks every field; the error names the field and the expectation.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let frac = |f: f64| f > 0.0 && f < 1.0;
+        require(!self.fixed.trim().is_empty(), "fixed", "expected when the rules were fixed")?;
+        require(frac(self.level_fraction), "level_fraction", "expected 0 < f < 1")?;
+        require(self.level_fractions_shown.iter().all(|f| frac(*f)), "level_fractions_shown", "expected values in (0, 1)")?;
+        require(self.interior_share > 0.0 && self.interior_share <= 1.0, "interior_share", "expected 0 < share <= 1")?;
+        require(frac(self.dd_fit_fraction), "dd_fit_fraction", "expected 0 < f < 1")?;
+        require(self.dd_min_ratio > 1.0, "dd_min_ratio", "expected > 1")?;
+        require(self.dd_control_margin >= 1.0, "dd_control_margin", "expected >= 1")?;
+        require(self.dd_seed_share > 0.0 && self.dd_seed_share <= 1.0, "dd_seed_share", "expected 0 < share <= 1")?;
+        require(self.slope_tolerance > 0.0, "slope_tolerance", "expected > 0")?;
+        require(self.slope_se_factor >= 0.0, "slope_se_factor", "expected >= 0")?;
+        require(self.slope_min_etas >= 2, "slope_min_etas", "expected >= 2")?;
+        require(frac(self.c_opt_lower_fraction), "c_opt_lower_fraction", "expected 0 < f < 1")?;
+        Ok(())
+    }
+
+    /// The level fractions to show: `level_fractions_shown` and `level_fraction`, sorted, without repeats.
+    pub fn fractions(&self) -> Vec<f64> {
+        let mut fs = self.level_fractions_shown.clone();
+        fs.push(self.level_fraction);
+        fs.sort_by(f64::total_cmp);
+        fs.dedup_by(|a, b| same_value(*a, *b));
+        fs
+    }
+}
+
+/// Reads `[rules]` and validates it, so a bad rule fails at load naming its field.
+fn checked_rules<'de, D: serde::Deserializer<'de>>(d: D) -> Result<MsRules, D::Error> {
+    let rules = MsRules::deserialize(d)?;
+    rules.validate().map_err(|(field, message)| serde::de::Error::custom(format!("[rules] {field}: {message}")))?;
+    Ok(rules)
 }
 
 /// The experiment file `experiments/matrix-sensing.toml`.
@@ -101,6 +168,9 @@ pub struct MsExperiment {
     pub reproduces: String,
     /// Our choices where the paper gives none.
     pub choices: Vec<String>,
+    /// The criteria's thresholds, fixed before the runs.
+    #[serde(deserialize_with = "checked_rules")]
+    pub rules: MsRules,
     /// Seconds.
     pub smoke: MsScale,
     /// Minutes on 2 cores.
@@ -133,15 +203,13 @@ impl MsScale {
             "expected at least 3 values in (0, 1]",
         )?;
         require(!self.data_seeds.is_empty(), "data_seeds", "expected at least one seed")?;
-        require(self.log_every >= 1 && self.steps >= 10 * self.log_every && self.steps % self.log_every == 0, "steps", "expected a multiple of log_every, >= 10 * log_every")?;
-        require(self.level_fraction > 0.0 && self.level_fraction < 1.0, "level_fraction", "expected 0 < f < 1")?;
+        require(self.log_every >= 1 && self.steps >= 10 * self.log_every && self.steps.is_multiple_of(self.log_every), "steps", "expected a multiple of log_every, >= 10 * log_every")?;
         require((0.0..1.0).contains(&self.smooth_fraction), "smooth_fraction", "expected 0 <= f < 1")?;
         require(self.diverge_factor > 1.0, "diverge_factor", "expected > 1")?;
         require(self.dd_init_sigma > 0.0 && self.dd_lr > 0.0, "dd_lr", "expected dd_lr > 0 and dd_init_sigma > 0")?;
         require(self.dd_one_minus_betas.iter().all(|o| *o > 0.0 && *o <= 1.0), "dd_one_minus_betas", "expected values in (0, 1]")?;
-        require(self.dd_steps % self.log_every == 0 && self.dd_steps >= 10 * self.log_every, "dd_steps", "expected a multiple of log_every, >= 10 * log_every")?;
+        require(self.dd_steps.is_multiple_of(self.log_every) && self.dd_steps >= 10 * self.log_every, "dd_steps", "expected a multiple of log_every, >= 10 * log_every")?;
         require(self.dd_seeds.iter().all(|s| self.data_seeds.contains(s)), "dd_seeds", "expected a subset of data_seeds")?;
-        require(self.dd_min_ratio > 1.0, "dd_min_ratio", "expected > 1")?;
         Ok(())
     }
 
@@ -160,7 +228,7 @@ impl MsScale {
         data_seed.wrapping_add(1_000_000)
     }
 
-    /// Every run: phase-2 runs by seed, η, 1 − β; then the double-descent runs.
+    /// Every run: phase-2 runs by seed, η, 1 − β; then the double-descent runs; then their ε = 0 controls.
     pub fn runs(&self) -> Vec<MsRun> {
         let mut runs = Vec::new();
         for &seed in &self.data_seeds {
@@ -191,6 +259,13 @@ impl MsScale {
                 });
             }
         }
+        // The controls: the same data, init, η, β, steps and noise seed, run at ε = 0.
+        let controls: Vec<MsRun> = runs
+            .iter()
+            .filter(|r| r.kind == RunKind::DoubleDescent)
+            .map(|r| MsRun { id: format!("ddc{}", &r.id[2..]), kind: RunKind::DdControl, ..r.clone() })
+            .collect();
+        runs.extend(controls);
         runs
     }
 
@@ -198,12 +273,16 @@ impl MsScale {
     pub fn jobs(&self) -> Vec<Job> {
         let runs = self.runs();
         let mut jobs = Vec::new();
-        for kind in [RunKind::Phase2, RunKind::DoubleDescent] {
+        for kind in [RunKind::Phase2, RunKind::DoubleDescent, RunKind::DdControl] {
             for &seed in &self.data_seeds {
                 let ids: Vec<String> =
                     runs.iter().filter(|r| r.kind == kind && r.data_seed == seed).map(|r| r.id.clone()).collect();
                 if !ids.is_empty() {
-                    let prefix = if kind == RunKind::Phase2 { "p2" } else { "dd" };
+                    let prefix = match kind {
+                        RunKind::Phase2 => "p2",
+                        RunKind::DoubleDescent => "dd",
+                        RunKind::DdControl => "ddc",
+                    };
                     jobs.push(Job { id: format!("{prefix}-s{seed}"), runs: ids });
                 }
             }
@@ -220,6 +299,15 @@ pub enum RunKind {
     Phase2,
     /// Label noise from a random initialisation: the test-error curve.
     DoubleDescent,
+    /// A double-descent run without label noise (ε = 0): its control.
+    DdControl,
+}
+
+impl RunKind {
+    /// Whether the run trains with label noise (every kind but the control).
+    pub fn noisy(self) -> bool {
+        self != RunKind::DdControl
+    }
 }
 
 /// One run, fully resolved.
@@ -308,16 +396,12 @@ pub struct MsRunSummary {
     pub t_star: f64,
     /// Hessian trace at step 0.
     pub trace0: f64,
-    /// First step at which the running mean of the trace is below the level (phase 2), if ever.
-    pub steps_to_level: Option<u64>,
     /// Final trace / T*.
     pub final_trace_ratio: Option<f64>,
     /// Final test error.
     pub final_test_error: Option<f64>,
     /// The step at which the run diverged, if it did.
     pub diverged_at: Option<u64>,
-    /// The strongest double-descent bump of the test error (double-descent runs).
-    pub double_descent: Option<DoubleDescent>,
     /// This run's share of its job's training time, seconds.
     pub train_seconds: f64,
 }
@@ -388,12 +472,28 @@ pub fn double_descent(steps: &[u64], values: &[f64]) -> Option<DoubleDescent> {
     best
 }
 
-/// Summarises one run from its trace.
+/// The strongest bump of the test error after the fit: the curve from the
+/// first record at which the (noise-free) train loss is at most
+/// `fit_fraction` times its step-0 value, through [`double_descent`]. A bump
+/// during the initial descent (the heavy ball's overshoot from a random
+/// initialisation) is thereby never counted. Returns the step at which the
+/// fit is reached, and the bump (None when the fit is never reached or fewer
+/// than 3 records follow it).
+pub fn double_descent_after_fit(trace: &MsTrace, fit_fraction: f64) -> (Option<u64>, Option<DoubleDescent>) {
+    let l0 = match trace.train_loss.first() {
+        Some(l) if l.is_finite() && *l > 0.0 => *l,
+        _ => return (None, None),
+    };
+    let Some(i0) = trace.train_loss.iter().position(|l| *l <= fit_fraction * l0) else { return (None, None) };
+    (Some(trace.steps[i0]), double_descent(&trace.steps[i0..], &trace.test_error[i0..]))
+}
+
+/// Summarises one run from its trace (the rule-free part; the analysis reads
+/// the rule-dependent speeds and bumps from the trace itself).
 pub fn summarise_run(scale: &MsScale, run: &MsRun, t_star: f64, trace: &MsTrace, train_seconds: f64) -> MsRunSummary {
     let tr0 = trace.hessian_trace.first().copied().unwrap_or(f64::NAN);
     let div = divergence(&trace.hessian_trace, scale.diverge_factor * tr0);
     let upto = div.unwrap_or(trace.steps.len());
-    let level = t_star + scale.level_fraction * (tr0 - t_star);
     let tail = |xs: &[f64]| {
         let k = (upto / 10).max(1);
         (div.is_none() && upto > 0).then(|| xs[upto - k..upto].iter().sum::<f64>() / k as f64)
@@ -402,17 +502,9 @@ pub fn summarise_run(scale: &MsScale, run: &MsRun, t_star: f64, trace: &MsTrace,
         run: run.clone(),
         t_star,
         trace0: tr0,
-        steps_to_level: match (run.kind, div) {
-            (RunKind::Phase2, None) => steps_to_level(&trace.steps, &trace.hessian_trace, level, scale.smooth_fraction),
-            _ => None,
-        },
         final_trace_ratio: tail(&trace.hessian_trace).map(|t| t / t_star),
         final_test_error: tail(&trace.test_error),
         diverged_at: div.map(|i| trace.steps[i]),
-        double_descent: match (run.kind, div) {
-            (RunKind::DoubleDescent, None) => double_descent(&trace.steps, &trace.test_error),
-            _ => None,
-        },
         train_seconds,
     }
 }
@@ -433,10 +525,10 @@ impl Experiment for MsExp {
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<MsRunSummary>) -> anyhow::Result<MsSummary> {
-        let mut summary = analyse(ctx.scale_name, ctx.scale, &ctx.file.choices, &runs, ctx.backend);
         let load = |run: &MsRun| {
             std::fs::read_to_string(run_dir(ctx.out, &run.id).join("metrics.csv")).ok().and_then(|t| MsTrace::from_csv(&t).ok())
         };
+        let mut summary = analyse(ctx.scale_name, ctx.scale, &ctx.file.rules, &ctx.file.choices, &runs, &load, ctx.backend);
         summary.header.figures =
             figures::write_figures(&summary, &ctx.scale.runs(), ctx.out, load).context("writing the matrix-sensing figures")?;
         Ok(summary)
@@ -494,6 +586,153 @@ mod tests {
         let mut holes = times.clone();
         holes[3] = None;
         assert!(!speed_curve(0.05, None, &grid, &holes).interior);
+    }
+
+    fn rules() -> MsRules {
+        MsRules {
+            fixed: "test".into(),
+            level_fraction: 0.05,
+            level_fractions_shown: vec![0.02, 0.1],
+            interior_share: 1.0,
+            dd_fit_fraction: 0.01,
+            dd_min_ratio: 1.2,
+            dd_control_margin: 1.2,
+            dd_seed_share: 0.66,
+            slope_tolerance: 0.15,
+            slope_se_factor: 2.0,
+            slope_min_etas: 3,
+            c_opt_lower_fraction: 0.25,
+        }
+    }
+
+    /// A trace on steps 0, 5, …, 2000: the train loss falls as e^(−k/50)
+    /// (below 1% of its start at k ≈ 230), the test error is `test(k)`.
+    fn trace(test: impl Fn(f64) -> f64) -> MsTrace {
+        let steps: Vec<u64> = (0..=400).map(|i| i * 5).collect();
+        MsTrace {
+            train_loss: steps.iter().map(|&k| 16.0 * (-(k as f64) / 50.0).exp()).collect(),
+            hessian_trace: steps.iter().map(|_| 1.0).collect(),
+            test_error: steps.iter().map(|&k| test(k as f64)).collect(),
+            steps,
+        }
+    }
+
+    fn bump(k: f64, at: f64, width: f64, height: f64) -> f64 {
+        height * (-((k - at) / width).powi(2)).exp()
+    }
+
+    #[test]
+    fn no_double_descent_on_a_monotone_curve_or_an_overshoot_the_control_shares() {
+        let r = rules();
+        // Monotone decrease, noise and control alike: nothing counts.
+        let mono = trace(|k| 30.0 / (1.0 + k));
+        let cell = dd_cell(&r, 0.01, 1, Some(&mono), Some(&mono));
+        assert!(!cell.passes && cell.noise.is_some_and(|d| d.ratio <= 1.0), "{cell:?}");
+        // A pure underdamped overshoot during the initial descent (peak at
+        // step 70, train loss still ~ 0.25 of its start), the same with and
+        // without noise: the fit-blind detector sees a strong bump, the rule does not count it.
+        let overshoot = trace(|k| 30.0 / (1.0 + k) + bump(k, 70.0, 20.0, 2.0));
+        assert!(double_descent(&overshoot.steps, &overshoot.test_error).unwrap().ratio > 2.0);
+        let cell = dd_cell(&r, 0.01, 1, Some(&overshoot), Some(&overshoot));
+        assert!(!cell.passes, "{cell:?}");
+        assert!(cell.noise_fit_step.is_some_and(|k| k > 70 + 40), "{cell:?}");
+        // A bump after the fit that the ε = 0 control shows just as much: not the label noise's.
+        let late = trace(|k| 30.0 / (1.0 + k) + bump(k, 800.0, 150.0, 0.2));
+        let cell = dd_cell(&r, 0.01, 1, Some(&late), Some(&late));
+        assert!(cell.noise.is_some_and(|d| d.ratio > 1.2) && !cell.passes, "{cell:?}");
+        // No control, or a control that never fits: cannot count.
+        assert!(!dd_cell(&r, 0.01, 1, Some(&late), None).passes);
+        let mut unfit = mono.clone();
+        unfit.train_loss.iter_mut().for_each(|l| *l = 16.0);
+        assert!(!dd_cell(&r, 0.01, 1, Some(&late), Some(&unfit)).passes);
+    }
+
+    #[test]
+    fn a_late_bump_that_shrinks_without_noise_is_a_double_descent() {
+        let r = rules();
+        let noise = trace(|k| 30.0 / (1.0 + k) + bump(k, 800.0, 150.0, 0.2));
+        let control = trace(|k| 30.0 / (1.0 + k));
+        let cell = dd_cell(&r, 0.01, 1, Some(&noise), Some(&control));
+        assert!(cell.passes, "{cell:?}");
+        let d = cell.noise.unwrap();
+        assert!((600..=1000).contains(&d.peak.0) && d.dip.0 >= cell.noise_fit_step.unwrap(), "{d:?}");
+        // Per β, the share of seeds that pass.
+        let cells = vec![cell.clone(), DdCell { data_seed: 2, passes: false, ..cell.clone() }, DdCell { one_minus_beta: 0.02, ..cell }];
+        assert_eq!(dd_shares(&[0.01, 0.02], &[1, 2], &cells), vec![(0.01, 0.5), (0.02, 0.5)]);
+    }
+
+    #[test]
+    fn the_slope_finds_the_exponent_it_was_given() {
+        // β* ∝ η¹ with a seed scatter: slope ≈ 1, not 2/3.
+        let jitter = [1.0, 1.05, 0.95];
+        let cells: Vec<(f64, f64)> =
+            [0.025, 0.05, 0.1].iter().flat_map(|&lr| jitter.iter().map(move |j| (lr, 2.0 * lr * j))).collect();
+        let s = beta_star_slope(&cells).unwrap();
+        assert!((s.slope - 1.0).abs() < 0.05 && s.se > 0.0 && s.se < 0.1 && s.etas == 3 && s.cells == 9, "{s:?}");
+        assert!((s.slope - GAMMA_OPT).abs() > 0.15 + 2.0 * s.se);
+        // Exactly η^(2/3): slope 2/3, SE 0.
+        let exact: Vec<(f64, f64)> = [0.025, 0.05, 0.1].iter().map(|&lr: &f64| (lr, 0.2 * lr.powf(2.0 / 3.0))).collect();
+        let s = beta_star_slope(&exact).unwrap();
+        assert!((s.slope - GAMMA_OPT).abs() < 1e-9 && s.se < 1e-9, "{s:?}");
+        // One η: no slope.
+        assert!(beta_star_slope(&[(0.05, 0.1), (0.05, 0.11), (0.05, 0.09)]).is_none());
+    }
+
+    #[test]
+    fn speed_at_level_recovers_beta_star_its_slope_and_c_per_fraction() {
+        let grid: Vec<f64> = (0..17).map(|i| 0.75f64.powi(i)).collect();
+        let scale = MsScale { one_minus_betas: grid, lrs: vec![0.025, 0.05, 0.1], data_seeds: vec![1, 2], ..experiment_cpu() };
+        // ln t is a parabola in ln(1 − β) with vertex 1 − β* = c(f)·η¹: γ = 1, and C moves with f.
+        let time = |_seed: u64, lr: f64, omb: f64, f: f64| {
+            let star = (0.5 + f) * lr;
+            Some((1e6 * (4.0 * (omb.ln() - star.ln()).powi(2)).exp()) as u64)
+        };
+        let a = speed_at_level(&scale, 0.02, &time);
+        let b = speed_at_level(&scale, 0.1, &time);
+        assert_eq!(a.interior_cells, (6, 6));
+        let sa = a.slope.unwrap();
+        assert!((sa.slope - 1.0).abs() < 0.05, "{sa:?}");
+        for c in &a.curves {
+            let want = 0.52 * c.lr;
+            assert!((c.one_minus_beta_star.unwrap() / want - 1.0).abs() < 0.05, "{c:?}");
+        }
+        // C_opt = (1 − β*)/η^(2/3) grows with f here as c(f) does.
+        let ratio = b.c_opt.unwrap() / a.c_opt.unwrap();
+        assert!((ratio / (0.6 / 0.52) - 1.0).abs() < 0.05, "{ratio}");
+    }
+
+    fn experiment_cpu() -> MsScale {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/matrix-sensing.toml")).unwrap();
+        let exp: MsExperiment = toml::from_str(&text).unwrap();
+        exp.cpu
+    }
+
+    #[test]
+    fn the_rules_fail_to_load_naming_the_field() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/matrix-sensing.toml")).unwrap();
+        let err = toml::from_str::<MsExperiment>(&text.replacen("dd_control_margin = 1.2", "dd_control_margin = 0.5", 1)).unwrap_err();
+        assert!(err.to_string().contains("[rules] dd_control_margin"), "{err}");
+        assert!(toml::from_str::<MsExperiment>(&text).unwrap().rules.validate().is_ok());
+        assert_eq!(rules().fractions(), vec![0.02, 0.05, 0.1]);
+    }
+
+    #[test]
+    fn controls_mirror_the_double_descent_runs_without_noise() {
+        let scale = experiment_cpu();
+        let runs = scale.runs();
+        let dd: Vec<&MsRun> = runs.iter().filter(|r| r.kind == RunKind::DoubleDescent).collect();
+        let ddc: Vec<&MsRun> = runs.iter().filter(|r| r.kind == RunKind::DdControl).collect();
+        assert_eq!(dd.len(), ddc.len());
+        for (a, b) in dd.iter().zip(&ddc) {
+            assert_eq!((a.data_seed, a.lr, a.beta, a.steps, a.noise_seed), (b.data_seed, b.lr, b.beta, b.steps, b.noise_seed));
+            assert!(a.kind.noisy() && !b.kind.noisy() && a.id != b.id);
+        }
+        let jobs = scale.jobs();
+        assert!(jobs.iter().any(|j| j.id.starts_with("ddc-")));
+        let mut ids: Vec<&String> = runs.iter().map(|r| &r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), runs.len());
     }
 
     #[test]

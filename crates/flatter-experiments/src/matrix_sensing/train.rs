@@ -1,4 +1,4 @@
-//! Training matrix sensing. A job is one data seed's phase-2 runs, or its double-descent runs: one
+//! Training matrix sensing. A job is one data seed's phase-2 runs, its double-descent runs, or their ε = 0 controls: one
 //! stacked program of U `[R, d, h]` and V `[R, h, d]`. Phase 1 (noise-free
 //! heavy ball onto the valley) runs once per job in plain f64
 //! (`flatter_theory::matrix_sensing`), which is exact and takes milliseconds.
@@ -86,7 +86,7 @@ pub fn start(scale: &MsScale, problem: &MsProblem, kind: RunKind, data_seed: u64
             let f0 = problem.init(scale.h, scale.init_sigma, init_seed);
             problem.heavy_ball(&f0, scale.phase1_lr, scale.phase1_beta, scale.phase1_steps)
         }
-        RunKind::DoubleDescent => problem.init(scale.h, scale.dd_init_sigma, init_seed.wrapping_add(1)),
+        RunKind::DoubleDescent | RunKind::DdControl => problem.init(scale.h, scale.dd_init_sigma, init_seed.wrapping_add(1)),
     }
 }
 
@@ -102,7 +102,9 @@ pub fn train_job(scale: &MsScale, runs: &[MsRun], device: &Device, bar: Option<&
     if let Some(bar) = bar {
         bar.set_length(rows.iter().map(|r| r.steps).max().unwrap_or(0));
     }
-    let traces = stacked::run(&device, &model, EngineConfig { eps: scale.eps, check_every: scale.log_every }, &rows, bar);
+    // The ε = 0 control drops the label noise of eq. (12) and nothing else.
+    let eps = if kind.noisy() { scale.eps } else { 0.0 };
+    let traces = stacked::run(&device, &model, EngineConfig { eps, check_every: scale.log_every }, &rows, bar);
     let traces = traces
         .into_iter()
         .map(|t| MsTrace { train_loss: t.column(0), hessian_trace: t.column(1), test_error: t.column(2), steps: t.steps })
