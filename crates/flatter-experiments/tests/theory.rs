@@ -91,3 +91,19 @@ fn the_smoke_scale_writes_every_run_and_c1_to_c3_hold_in_the_report() {
     let back: Vec<ClaimRow> = read_json(&dir.path().join("claims.json")).unwrap();
     assert_eq!(back, written.rows);
 }
+
+/// On a backend without f64 (wgpu) the runs use f32 tensors and the rules'
+/// f32 tolerances; on flex in f32 they hold too, so that path is tested here.
+#[test]
+fn f32_tensors_meet_the_f32_rules() {
+    let exp = experiment();
+    let scale = exp.scale(Scale::Smoke);
+    let device = BackendKind::DEFAULT.device().unwrap();
+    let runs: Vec<TheoryRunSummary> =
+        scale.runs().iter().map(|run| flatter_experiments::theory::train::run_fd(run, &device, DType::F32).unwrap()).collect();
+    assert!(runs.iter().all(|r| r.dtype == "f32"));
+    let s = flatter_experiments::theory::analyse(Scale::Smoke, scale, &exp.rules, &exp.choices, &runs, "flex").unwrap();
+    let c3: Vec<_> = s.header.criteria.iter().filter(|c| c.id == "C3").collect();
+    assert!(c3.iter().all(|c| c.holds == Some(true) && c.quantity.contains("f32")), "{c3:#?}");
+    assert!(c3[0].tolerance.contains(&format!("{:e}", exp.rules.c3_entry_tolerance_f32)), "{}", c3[0].tolerance);
+}

@@ -126,9 +126,9 @@ fn compare(runs: &[TheoryRunSummary]) -> (f64, f64, usize, usize) {
             points += 1;
             let beta = beta_from_rule(r.run.lr, r.run.c, p.gamma);
             let want = jacobian(r.run.lr, beta, p.lambda);
-            for i in 0..2 {
-                for j in 0..2 {
-                    entry = entry.max((p.jacobian[i][j] - want[i][j]).abs());
+            for (got_row, want_row) in p.jacobian.iter().zip(&want) {
+                for (g, w) in got_row.iter().zip(want_row) {
+                    entry = entry.max((g - w).abs());
                 }
             }
             let (fp, fq) = eigenvalues_2x2(p.jacobian);
@@ -278,7 +278,7 @@ pub fn analyse(
     criteria.push(Criterion {
         id: "C3".into(),
         quantity: format!(
-            "γ where the HeavyBall Jacobian's eigenvalues turn complex (λ = {}, C = {}) at the smallest η; along η: {}",
+            "γ where the HeavyBall Jacobian's eigenvalues turn complex ({dtype} tensors, λ = {}, C = {}) at the smallest η; along η: {}",
             scale.boundary_lambda,
             scale.fd_c,
             path.join(", ")
