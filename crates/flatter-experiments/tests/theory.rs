@@ -84,7 +84,7 @@ fn the_smoke_scale_writes_every_run_and_c1_to_c3_hold_in_the_report() {
     let written = write_report(dir.path()).unwrap();
     let rows: Vec<&ClaimRow> = written.rows.iter().filter(|r| r.experiment == "theory").collect();
     let ids: Vec<&str> = rows.iter().map(|r| r.criterion.id.as_str()).collect();
-    assert_eq!(ids, ["C1", "C2", "C2", "C3", "C3"]);
+    assert_eq!(ids, ["C1", "C1", "C2", "C2", "C3", "C3"]);
     for r in &rows {
         assert_eq!((r.criterion.holds, r.criterion.kind, r.scale.as_str()), (Some(true), ClaimKind::Derivation, "smoke"), "{r:?}");
     }

@@ -61,8 +61,9 @@ pub struct TheoryScale {
     pub control_drift_powers: Vec<f64>,
     /// Other C/C* whose finite-η optimum is reported beside the main one.
     pub c_sweep: Vec<f64>,
-    /// Smaller η windows on which the optimum is also reported, to show the
-    /// finite-η bias shrinking.
+    /// Smaller η windows, each below the previous one (and below `fit_lrs`),
+    /// on which the optimum at every C is also found: off C* the finite-window
+    /// bias must shrink along them (C1's second row).
     pub windows: Vec<[f64; 2]>,
     /// C3: the learning rates of the finite-difference runs (one run each).
     pub fd_lrs: Vec<f64>,
@@ -191,6 +192,11 @@ impl TheoryScale {
         require(self.control_drift_powers.iter().all(|p| *p >= 0.0 && (p - 2.0).abs() > 0.1), "control_drift_powers", "expected p >= 0, away from 2")?;
         require(finite_positive(&self.c_sweep), "c_sweep", "expected values > 0")?;
         require(self.windows.iter().all(|w| w[0] > 0.0 && w[1] > w[0] && w[1] < 1.0), "windows", "expected 0 < lo < hi < 1 for each")?;
+        require(
+            std::iter::once(&self.fit_lrs).chain(&self.windows).collect::<Vec<_>>().windows(2).all(|w| w[1][1] <= w[0][0]),
+            "windows",
+            "expected windows below fit_lrs and below one another, toward smaller η",
+        )?;
         require(self.fd_lrs.len() >= 2 && finite_positive(&self.fd_lrs) && self.fd_lrs.iter().all(|l| *l < 1.0), "fd_lrs", "expected >= 2 values in (0, 1)")?;
         require(self.fd_lrs.windows(2).all(|w| w[1] < w[0]), "fd_lrs", "expected decreasing η (the boundary must approach 1/2 along the list)")?;
         require(self.fd_c > 0.0 && self.fd_c <= 1.0, "fd_c", "expected 0 < C <= 1 (so that β >= 0 at γ = 0)")?;
