@@ -4,6 +4,8 @@
 //!   [`harness::run_experiment`], the run store (plan, io, config), claims,
 //!   the report, and (with `train`) progress, the stacked-run engine and the
 //!   image batcher.
+//! - [`theory`]: the theory rows C1–C3 from independent pieces (the eq. (8)
+//!   spectrum, the eq. (126) drift law, the Jacobian of a real HeavyBall step).
 //! - [`uv`]: UV / teacher–student decay times (Fig. 1, Sec. 4.1, App. A).
 //! - [`matrix_sensing`]: matrix sensing (App. A.2, D).
 //! - [`mlp`]: the 6-layer MLP on Fashion-MNIST (Fig. 5).
@@ -22,6 +24,7 @@ pub mod harness;
 pub mod matrix_sensing;
 pub mod mlp;
 pub mod resnet;
+pub mod theory;
 pub mod uv;
 
 use std::path::Path;
@@ -58,7 +61,8 @@ fn run_and_account<E: Experiment>(config: &Path, inv: &Invocation) -> anyhow::Re
 }
 
 /// Every experiment, in the order `all` runs them and the report lists them.
-pub const REGISTRY: [Entry; 4] = [
+pub const REGISTRY: [Entry; 5] = [
+    entry::<theory::TheoryExp>(),
     entry::<uv::UvExp>(),
     entry::<matrix_sensing::MsExp>(),
     entry::<mlp::MlpExp>(),
@@ -139,7 +143,7 @@ mod tests {
         let (accounts, written) = report(dir.path(), &root, "flex").unwrap();
         assert!(accounts.is_empty());
         assert!(written.md.is_file() && written.json.is_file());
-        assert!(written.rows.iter().filter(|r| r.experiment != "theory").all(|r| r.scale == "not run"));
+        assert!(written.rows.iter().all(|r| r.scale == "not run"));
         // A results root that does not exist is an error naming it, and writes nothing.
         let missing = dir.path().join("no-such-results");
         let err = report(&missing, &root, "flex").unwrap_err().to_string();

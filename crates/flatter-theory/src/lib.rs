@@ -15,6 +15,9 @@
 //! - [`spectrum`]: the eigenvalues μ± = ½[(1+β−ηλ) ± sqrt((1+β−ηλ)² − 4β)] of
 //!   the linearised map (eq. (8)), their kind (real, complex of modulus √β,
 //!   unstable) and the per-mode relaxation times −1/ln|μ|.
+//! - [`exponents`]: the exponent a(γ) measured from the pieces: τ = τ₁ + τ₂
+//!   with τ₁ from a numerical eigen-solve of the eq. (8) Jacobian and τ₂ from
+//!   the drift rate of eq. (126), fitted over small η and minimised over γ.
 //! - [`ou`]: the stationary moments ⟨x²⟩, ⟨xp⟩, ⟨p²⟩ of one transverse mode
 //!   (eq. (177)) and a direct discrete-Lyapunov solve to check them.
 //! - [`fit`]: least-squares lines with standard errors, the decay time
@@ -39,6 +42,7 @@
 //! assert!((fit.rate / rate - 1.0).abs() < 0.15);
 //! ```
 
+pub mod exponents;
 pub mod fit;
 pub mod matrix_sensing;
 pub mod ou;

@@ -1,0 +1,299 @@
+//! The theory rows C1–C3 from independent pieces (issue 13, §2), as an
+//! experiment of the registry: `results/theory/summary.json` like any other.
+//!
+//! - C1, C2: τ(η, γ) = τ₁ + τ₂ with τ₁ the slowest relaxation time of the
+//!   linearised map (a numerical eigen-solve of the eq. (8) Jacobian) and τ₂
+//!   the inverse drift rate of eq. (126); the exponent a(γ) is the fitted
+//!   slope of ln τ over small η, and γ* its minimiser over γ
+//!   ([`flatter_theory::exponents`]). Negative controls change the drift
+//!   law to (1 − β)^{−p}, p ≠ 2, where theory puts γ* at 2/(p + 1). These are
+//!   pure f64 and computed in the analysis from the config.
+//! - C3: the Jacobian of one real `flatter_optim::HeavyBall` step (eq. (1):
+//!   π ← βπ − ∇L, w ← w + ηπ, no dampening) on L = λw²/2 in Burn, by central
+//!   finite differences of the state (π, w) → (π', w'), compared with
+//!   [`flatter_theory::spectrum::jacobian`] and its eigenvalues; and the γ at
+//!   which its eigenvalues turn complex (λ = 1, C = 1), found by bisection on
+//!   the sign of the finite-difference Jacobian's discriminant, moving toward
+//!   γ = 1/2 as η shrinks (Sec. 2.3). That part needs Burn: it is the
+//!   experiment's training (`train.rs`, one run per η).
+//!
+//! Every threshold is in the `[rules]` table of `experiments/theory.toml`.
+
+mod analyse;
+pub mod figures;
+#[cfg(feature = "train")]
+pub mod train;
+
+pub use analyse::*;
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::harness::claims::SummaryHeader;
+use crate::harness::config::{Invalid, require};
+use crate::harness::plan::Job;
+#[cfg(feature = "train")]
+use crate::harness::TrainCtx;
+use crate::harness::{AnalyseCtx, Experiment};
+
+/// One scale of the experiment (the scales may be identical: it runs in seconds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TheoryScale {
+    /// C1/C2: the label-noise scale ε of the drift law (eq. 126).
+    pub eps: f64,
+    /// The data variance σ_x².
+    pub sigma_x2: f64,
+    /// The number of samples n.
+    pub n: usize,
+    /// κ of the per-sample loss (κ/2)(f − y)².
+    pub kappa: f64,
+    /// The transverse curvature λ of the linearised mode.
+    pub lambda: f64,
+    /// C/C* of the rule (C* of eq. 10 from ε, σ_x², n, κ).
+    pub c_over_c_star: f64,
+    /// The η window of the exponent fit: [lo, hi].
+    pub fit_lrs: [f64; 2],
+    /// Log-spaced points in the window.
+    pub fit_points: usize,
+    /// The γ at which the fitted a(γ) is tabulated.
+    pub gammas: Vec<f64>,
+    /// Negative controls: drift powers p ≠ 2 of (1 − β)^{−p}.
+    pub control_drift_powers: Vec<f64>,
+    /// Other C/C* whose finite-η optimum is reported beside the main one.
+    pub c_sweep: Vec<f64>,
+    /// Smaller η windows, each below the previous one (and below `fit_lrs`),
+    /// on which the optimum at every C is also found: off C* the finite-window
+    /// bias must shrink along them (C1's second row).
+    pub windows: Vec<[f64; 2]>,
+    /// C3: the learning rates of the finite-difference runs (one run each).
+    pub fd_lrs: Vec<f64>,
+    /// C of the rule in the finite-difference runs.
+    pub fd_c: f64,
+    /// The curvatures λ of the quadratic loss at which the Jacobian is compared (0 is the zero mode).
+    pub fd_lambdas: Vec<f64>,
+    /// The γ at which the Jacobian is compared.
+    pub fd_gammas: Vec<f64>,
+    /// The base point (π₀, w₀) of the central differences.
+    pub fd_base: [f64; 2],
+    /// The step h of the central differences (the map is linear, so any h is exact up to rounding).
+    pub fd_h: f64,
+    /// The curvature at which the real/complex boundary is located.
+    pub boundary_lambda: f64,
+    /// The bisection stops when the γ bracket is narrower than this.
+    pub bisection_tol: f64,
+}
+
+/// The criteria's thresholds, fixed before the runs and quoted by the report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TheoryRules {
+    /// When and why these were fixed, and any change since.
+    pub fixed: String,
+    /// C1: |γ* − 2/3| at most this.
+    pub c1_gamma_tolerance: f64,
+    /// C1: each negative control's γ* within this of 2/(p + 1) (clamped to the search range).
+    pub c1_control_tolerance: f64,
+    /// C2: |a(2/3) − 2/3| and |a(0) − 2| at most this.
+    pub c2_exponent_tolerance: f64,
+    /// C3: largest |J_fd − J_eq8| entry with f64 tensors.
+    pub c3_entry_tolerance_f64: f64,
+    /// … with f32 tensors (a backend without f64).
+    pub c3_entry_tolerance_f32: f64,
+    /// C3: largest eigenvalue difference, f64.
+    pub c3_eigen_tolerance_f64: f64,
+    /// … f32.
+    pub c3_eigen_tolerance_f32: f64,
+    /// C3: |γ_boundary(FD) − γ_boundary(eq. 8)| at most this, f64.
+    pub c3_boundary_tolerance_f64: f64,
+    /// … f32.
+    pub c3_boundary_tolerance_f32: f64,
+}
+
+impl TheoryRules {
+    /// Checks every threshold.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        require(!self.fixed.trim().is_empty(), "rules.fixed", "say when the rules were fixed")?;
+        for (field, v) in [
+            ("rules.c1_gamma_tolerance", self.c1_gamma_tolerance),
+            ("rules.c1_control_tolerance", self.c1_control_tolerance),
+            ("rules.c2_exponent_tolerance", self.c2_exponent_tolerance),
+            ("rules.c3_entry_tolerance_f64", self.c3_entry_tolerance_f64),
+            ("rules.c3_entry_tolerance_f32", self.c3_entry_tolerance_f32),
+            ("rules.c3_eigen_tolerance_f64", self.c3_eigen_tolerance_f64),
+            ("rules.c3_eigen_tolerance_f32", self.c3_eigen_tolerance_f32),
+            ("rules.c3_boundary_tolerance_f64", self.c3_boundary_tolerance_f64),
+            ("rules.c3_boundary_tolerance_f32", self.c3_boundary_tolerance_f32),
+        ] {
+            require(v > 0.0 && v < 1.0, field, "expected 0 < tolerance < 1")?;
+        }
+        Ok(())
+    }
+}
+
+/// The experiment file `experiments/theory.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TheoryExperiment {
+    /// The experiment's name.
+    pub name: String,
+    /// What it reproduces.
+    pub reproduces: String,
+    /// Our choices where the paper gives none.
+    pub choices: Vec<String>,
+    /// The criteria's thresholds.
+    pub rules: TheoryRules,
+    /// Seconds.
+    pub smoke: TheoryScale,
+    /// Seconds.
+    pub cpu: TheoryScale,
+    /// Seconds.
+    pub paper: TheoryScale,
+}
+
+crate::harness::config::experiment_file!(TheoryExperiment, TheoryScale);
+
+/// One finite-difference run: every Jacobian of one η.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FdRun {
+    /// Unique id.
+    pub id: String,
+    /// η.
+    pub lr: f64,
+    /// C of the rule.
+    pub c: f64,
+    /// The γ of the compared Jacobians.
+    pub gammas: Vec<f64>,
+    /// The λ of the compared Jacobians.
+    pub lambdas: Vec<f64>,
+    /// (π₀, w₀).
+    pub base: [f64; 2],
+    /// The difference step.
+    pub h: f64,
+    /// λ of the boundary search.
+    pub boundary_lambda: f64,
+    /// Its bracket width.
+    pub bisection_tol: f64,
+}
+
+fn finite_positive(xs: &[f64]) -> bool {
+    xs.iter().all(|x| x.is_finite() && *x > 0.0)
+}
+
+impl TheoryScale {
+    /// Checks every field; the error names the field and the expectation.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        require(self.eps > 0.0 && self.sigma_x2 > 0.0 && self.kappa > 0.0, "eps", "expected eps, sigma_x2, kappa > 0")?;
+        require(self.n >= 1, "n", "expected n >= 1")?;
+        require(self.lambda > 0.0, "lambda", "expected lambda > 0")?;
+        require(self.c_over_c_star > 0.0, "c_over_c_star", "expected > 0")?;
+        require(self.fit_lrs[0] > 0.0 && self.fit_lrs[1] > self.fit_lrs[0] && self.fit_lrs[1] < 1.0, "fit_lrs", "expected 0 < lo < hi < 1")?;
+        require(self.fit_points >= 3, "fit_points", "expected >= 3")?;
+        require(self.gammas.iter().all(|g| (0.0..=1.0).contains(g)) && self.gammas.len() >= 3, "gammas", "expected >= 3 values in [0, 1]")?;
+        require(self.control_drift_powers.iter().all(|p| *p >= 0.0 && (p - 2.0).abs() > 0.1), "control_drift_powers", "expected p >= 0, away from 2")?;
+        require(finite_positive(&self.c_sweep), "c_sweep", "expected values > 0")?;
+        require(self.windows.iter().all(|w| w[0] > 0.0 && w[1] > w[0] && w[1] < 1.0), "windows", "expected 0 < lo < hi < 1 for each")?;
+        require(
+            std::iter::once(&self.fit_lrs).chain(&self.windows).collect::<Vec<_>>().windows(2).all(|w| w[1][1] <= w[0][0]),
+            "windows",
+            "expected windows below fit_lrs and below one another, toward smaller η",
+        )?;
+        require(self.fd_lrs.len() >= 2 && finite_positive(&self.fd_lrs) && self.fd_lrs.iter().all(|l| *l < 1.0), "fd_lrs", "expected >= 2 values in (0, 1)")?;
+        require(self.fd_lrs.windows(2).all(|w| w[1] < w[0]), "fd_lrs", "expected decreasing η (the boundary must approach 1/2 along the list)")?;
+        require(self.fd_c > 0.0 && self.fd_c <= 1.0, "fd_c", "expected 0 < C <= 1 (so that β >= 0 at γ = 0)")?;
+        require(self.fd_lambdas.iter().all(|l| *l >= 0.0) && !self.fd_lambdas.is_empty(), "fd_lambdas", "expected values >= 0")?;
+        require(self.fd_gammas.iter().all(|g| (0.0..=1.0).contains(g)) && !self.fd_gammas.is_empty(), "fd_gammas", "expected values in [0, 1]")?;
+        require(self.fd_h > 0.0, "fd_h", "expected > 0")?;
+        require(self.boundary_lambda > 0.0, "boundary_lambda", "expected > 0")?;
+        require(self.fd_lrs.iter().all(|l| l * self.boundary_lambda < 1.0), "boundary_lambda", "expected η λ < 1 at every fd_lrs (a real spectrum at γ = 0)")?;
+        require(self.bisection_tol > 0.0 && self.bisection_tol < 0.01, "bisection_tol", "expected 0 < tol < 0.01")?;
+        Ok(())
+    }
+
+    /// One finite-difference run per η.
+    pub fn runs(&self) -> Vec<FdRun> {
+        self.fd_lrs
+            .iter()
+            .map(|&lr| FdRun {
+                id: format!("fd-lr{lr:.3e}"),
+                lr,
+                c: self.fd_c,
+                gammas: self.fd_gammas.clone(),
+                lambdas: self.fd_lambdas.clone(),
+                base: self.fd_base,
+                h: self.fd_h,
+                boundary_lambda: self.boundary_lambda,
+                bisection_tol: self.bisection_tol,
+            })
+            .collect()
+    }
+
+    /// One job: every run (together they take well under a second).
+    pub fn jobs(&self) -> Vec<Job> {
+        vec![Job { id: "fd".into(), runs: self.runs().into_iter().map(|r| r.id).collect() }]
+    }
+}
+
+/// One Jacobian of a real HeavyBall step, in (π, w) order like eq. (8).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FdPoint {
+    /// γ.
+    pub gamma: f64,
+    /// λ.
+    pub lambda: f64,
+    /// β = 1 − C η^γ as the optimizer's `MomentumRule` computes it.
+    pub beta: f64,
+    /// ∂(π', w')/∂(π, w) by central differences of one `HeavyBall` step.
+    pub jacobian: [[f64; 2]; 2],
+}
+
+/// A finite-difference run's record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TheoryRunSummary {
+    /// The run.
+    pub run: FdRun,
+    /// The float type of the tensors ("f64", or "f32" on a backend without f64).
+    pub dtype: String,
+    /// Every compared Jacobian.
+    pub points: Vec<FdPoint>,
+    /// The γ at which the finite-difference Jacobian's eigenvalues at
+    /// `boundary_lambda` turn complex (the midpoint of the last bracket).
+    pub boundary_gamma: Option<f64>,
+    /// Why there is none (the sign did not change over [0, 1]).
+    pub boundary_error: Option<String>,
+    /// HeavyBall steps the bisection took.
+    pub boundary_steps: usize,
+    /// Seconds the run took.
+    pub train_seconds: f64,
+}
+
+/// C1–C3 as the harness runs them.
+pub struct TheoryExp;
+
+impl Experiment for TheoryExp {
+    const NAME: &'static str = "theory";
+    const ABOUT: &'static str = "Theory rows C1–C3 from independent pieces: the exponent fitted from the eq. (8) spectrum and the eq. (126) drift, the Jacobian of a real HeavyBall step";
+    type File = TheoryExperiment;
+    type RunSummary = TheoryRunSummary;
+    type Summary = TheorySummary;
+
+    #[cfg(feature = "train")]
+    fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
+        train::train(ctx, todo)
+    }
+
+    fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<TheoryRunSummary>) -> anyhow::Result<TheorySummary> {
+        ctx.file.rules.validate().map_err(|(field, msg)| anyhow::anyhow!("experiments/theory.toml: {field}: {msg}"))?;
+        let mut summary = analyse(ctx.scale_name, ctx.scale, &ctx.file.rules, &ctx.file.choices, &runs, ctx.backend)?;
+        summary.header.figures = figures::write_figures(&summary, ctx.out).context("writing the theory figures")?;
+        Ok(summary)
+    }
+
+    fn header(summary: &TheorySummary) -> &SummaryHeader {
+        &summary.header
+    }
+
+    fn headline(s: &TheorySummary) -> String {
+        let boundary: Vec<String> = s.boundary.iter().map(|b| format!("{:.3}", b.fd.unwrap_or(f64::NAN))).collect();
+        format!("fitted γ* = {:.4}, a(γ*) = {:.4}; complex above γ = {} as η shrinks", s.gamma_star, s.a_star, boundary.join(" → "))
+    }
+}
