@@ -382,6 +382,17 @@ pub fn analyse(
             a.tau_by_c.iter().map(|(f, t)| format!("{f}: {}", fmt_opt(*t, 0))).collect::<Vec<_>>().join(", ")
         ));
     }
+    for &act in &scale.activations {
+        let fitted: Vec<&UvRunSummary> = results.iter().filter(|r| r.run.activation == act && r.fit.is_some()).collect();
+        let beyond = fitted.iter().filter(|r| r.fit.is_some_and(|f| f.tau > r.run.steps as f64)).count();
+        if beyond > 0 {
+            notes.push(format!(
+                "{}: {beyond} of {} fitted runs have a τ longer than the run itself (the run length is planned from the linear model's τ₁, τ₂; such a window ends at the run's end, not at the floor, and its τ is an extrapolation of the slow tail).",
+                act.name(),
+                fitted.len()
+            ));
+        }
+    }
     if scale.activations.contains(&Activation::Linear) && drift.is_empty() {
         notes.push(format!("C8 not measured: no linear cell has τ₂/τ₁ ≥ {} in every draw at this scale.", rules.drift_min_tau_ratio));
     }
