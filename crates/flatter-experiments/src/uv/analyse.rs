@@ -373,6 +373,17 @@ pub fn analyse(
         ),
         format!("Rules fixed: {}", rules.fixed),
     ];
+    if scale.activations.contains(&Activation::Linear) {
+        notes.push(format!(
+            "linear: argmin over γ of τ at every η (C5 is judged at the smallest): {}.",
+            argmin_gamma
+                .iter()
+                .filter(|a| a.activation == Activation::Linear)
+                .map(|a| format!("η = {:.1e}: {} ({})", a.lr, fmt_opt(a.pooled, 3), per_draw(&a.by_draw, 3)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     for a in &argmin_c {
         notes.push(format!(
             "{} at γ = {:.3}, η = {:.1e}: pooled τ by C/C*: {}.",
