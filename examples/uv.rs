@@ -35,7 +35,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = run_loaded::<UvExp>(&exp, &inv)?
         .complete()
         .expect("an unsharded run completes every run");
-    println!("{} runs, {} fitted, {:.1} s on {backend}; C* = {:.4}", summary.runs, summary.runs_fitted, summary.header.wall_seconds, summary.c_star);
+    let c_stars: Vec<String> = summary.draws.iter().map(|d| format!("{:.4} (data seed {})", d.c_star, d.data_seed)).collect();
+    println!(
+        "{} runs, {} fitted, {:.1} s on {backend}; C* = {}",
+        summary.runs,
+        summary.runs_fitted,
+        summary.header.wall_seconds,
+        c_stars.join(", ")
+    );
     print!("{}", claims::table(&summary.header.criteria));
     println!("figures and per-run results in {}", args.out.display());
     Ok(())

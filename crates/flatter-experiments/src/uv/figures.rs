@@ -36,13 +36,25 @@ pub fn write_figures(summary: &UvSummary, out: &Path) -> Result<Vec<FigureRef>, 
         "tau_vs_gamma".into(),
         "τ against γ at the smallest η: the minimum sits near γ = 2/3 (row 5).".into(),
     )?;
+    if !summary.argmin_c.is_empty() {
+        add(
+            &tau_vs_c(summary),
+            "tau_vs_c".into(),
+            "τ against C/C* at γ = 2/3 on the two smallest η, pooled over the draws (claims C6, C7): the minimum should sit near C*.".into(),
+        )?;
+    }
     Ok(figures)
 }
 
 /// τ against η in log–log for each γ, with the fitted power laws and the theory slopes.
 fn tau_vs_lr(summary: &UvSummary, act: Activation) -> Figure {
     let mut fig = Figure::new(
-        format!("UV {}: decay time of |u|²+|v|² (1−β = Cη^γ, C = {:.3})", act.name(), summary.c),
+        format!(
+            "UV {}: decay time of |u|²+|v|² (1−β = Cη^γ, C = {}·C*, {} draws pooled)",
+            act.name(),
+            summary.config.c_over_c_star,
+            summary.draws.len()
+        ),
         "learning rate η",
         "τ (steps)",
     )
@@ -109,12 +121,29 @@ fn tau_vs_gamma(summary: &UvSummary) -> Figure {
             })
             .collect();
         if !points.is_empty() {
-            let label = match summary.argmin_gamma.get(act.name()).copied().flatten() {
+            let label = match summary.argmin_gamma_at(act, lr_min) {
                 Some(g) => format!("{} (argmin γ ≈ {g:.3})", act.name()),
                 None => act.name().to_string(),
             };
             fig = fig.with_series(Series::line_and_markers(label, points).with_color(color));
         }
+    }
+    fig
+}
+
+/// τ against C/C* at γ = 2/3 (the C sweep), per activation and η.
+fn tau_vs_c(summary: &UvSummary) -> Figure {
+    let mut fig = Figure::new("Decay time against C at γ = 2/3 (draws pooled)", "C / C*", "τ (steps)").log_log().vline(1.0, "C = C*");
+    for (color, a) in summary.argmin_c.iter().enumerate() {
+        let points: Vec<(f64, f64)> = a.tau_by_c.iter().filter_map(|&(f, t)| t.map(|t| (f, t))).collect();
+        if points.is_empty() {
+            continue;
+        }
+        let label = match a.pooled {
+            Some(c) => format!("{}, η = {:.1e} (argmin C/C* ≈ {c:.2})", a.activation.name(), a.lr),
+            None => format!("{}, η = {:.1e}", a.activation.name(), a.lr),
+        };
+        fig = fig.with_series(Series::line_and_markers(label, points).with_color(color));
     }
     fig
 }

@@ -15,7 +15,8 @@ use crate::harness::Activation;
 
 /// R stacked models evaluated on n scalar inputs.
 ///
-/// Shapes: `u`, `v`: `[R, d]`; `x`: `[1, n]`; returns `[R, n]` with entry
+/// Shapes: `u`, `v`: `[R, d]`; `x`: `[1, n]` (shared) or `[R, n]` (a data
+/// draw per run); returns `[R, n]` with entry
 /// (r, i) = Σ_j v_rj φ(u_rj x_i). The linear case skips the `[R, d, n]`
 /// intermediate: (u·v) x.
 pub fn stacked_forward(u: Tensor<2>, v: Tensor<2>, x: Tensor<2>, activation: Activation) -> Tensor<2> {
@@ -24,7 +25,7 @@ pub fn stacked_forward(u: Tensor<2>, v: Tensor<2>, x: Tensor<2>, activation: Act
     match activation {
         Activation::Linear => (u * v).sum_dim(1) * x,
         _ => {
-            let z = u.unsqueeze_dim::<3>(2) * x.unsqueeze::<3>();
+            let z = u.unsqueeze_dim::<3>(2) * x.unsqueeze_dim::<3>(1);
             let hidden = activation.apply(z);
             (v.unsqueeze_dim::<3>(2) * hidden).sum_dim(1).reshape([runs, n])
         }

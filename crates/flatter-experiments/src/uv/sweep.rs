@@ -67,3 +67,82 @@ pub fn run_stacked(device: &Device, problem: &UvProblem, rows: &[Row], progress:
     let config = EngineConfig { eps: problem.eps, check_every: problem.check_every };
     stacked::run(&device, &model, config, rows, progress)
 }
+
+/// One row with its own data draw: inputs x (length n) and initialisation (u₀, v₀).
+#[derive(Clone, Copy, Debug)]
+pub struct DrawRow<'a> {
+    /// The engine row.
+    pub row: Row,
+    /// x, u₀, v₀ of its draw.
+    pub data: &'a flatter_theory::sim::UvInit,
+}
+
+/// Stacked UV runs each with its own data and initialisation: x is `[R, n]`,
+/// narrowed with the batch. The engine keeps the active rows a prefix of its
+/// order (longest first, ties by position); the rows are handed to it in that
+/// order already, so row r of the engine is row r of `x`, `u₀`, `v₀`.
+struct StackedUvDraws {
+    activation: Activation,
+    x: Tensor<2>,
+    u0: Tensor<2>,
+    v0: Tensor<2>,
+}
+
+impl StackedModel<2> for StackedUvDraws {
+    fn init(&self, rows: usize, _device: &Device) -> Vec<Tensor<2>> {
+        vec![self.u0.clone().narrow(0, 0, rows), self.v0.clone().narrow(0, 0, rows)]
+    }
+
+    fn targets(&self, device: &Device) -> Tensor<2> {
+        Tensor::zeros([1, self.x.dims()[1]], device)
+    }
+
+    fn predictions(&self, params: &[Tensor<2>]) -> Tensor<2> {
+        let active = params[0].dims()[0];
+        stacked_forward(params[0].clone(), params[1].clone(), self.x.clone().narrow(0, 0, active), self.activation)
+    }
+
+    fn observable_names(&self) -> Vec<&'static str> {
+        vec!["norm2"]
+    }
+
+    fn observables(&self, params: &[Tensor<2>]) -> Tensor<2> {
+        params[0].clone().powi_scalar(2).sum_dim(1) + params[1].clone().powi_scalar(2).sum_dim(1)
+    }
+}
+
+/// Trains rows that differ in their data draw as one stacked program; returns
+/// traces (‖u‖² + ‖v‖²) in the order of `rows`. Every draw must have the same n and d.
+pub fn run_stacked_draws(
+    device: &Device,
+    activation: Activation,
+    eps: f64,
+    check_every: u64,
+    rows: &[DrawRow<'_>],
+    progress: Option<&ProgressBar>,
+) -> Vec<Trace> {
+    assert!(!rows.is_empty(), "no rows to run");
+    let device = device.clone().without_autodiff();
+    let (n, d) = (rows[0].data.x.len(), rows[0].data.u.len());
+    assert!(rows.iter().all(|r| r.data.x.len() == n && r.data.u.len() == d && r.data.v.len() == d), "draws differ in n or d");
+    // The engine's order: longest first, ties by position (a stable sort).
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| rows[b].row.steps.cmp(&rows[a].row.steps).then(a.cmp(&b)));
+    let matrix = |slices: Vec<&[f64]>, width: usize| {
+        let data: Vec<f32> = slices.iter().flat_map(|s| s.iter().map(|&v| v as f32)).collect();
+        Tensor::<2>::from_data(TensorData::new(data, [rows.len(), width]), &device)
+    };
+    let model = StackedUvDraws {
+        activation,
+        x: matrix(order.iter().map(|&i| rows[i].data.x.as_slice()).collect(), n),
+        u0: matrix(order.iter().map(|&i| rows[i].data.u.as_slice()).collect(), d),
+        v0: matrix(order.iter().map(|&i| rows[i].data.v.as_slice()).collect(), d),
+    };
+    let sorted: Vec<Row> = order.iter().map(|&i| rows[i].row).collect();
+    let traces = stacked::run(&device, &model, EngineConfig { eps, check_every }, &sorted, progress);
+    let mut out: Vec<Option<Trace>> = vec![None; rows.len()];
+    for (pos, trace) in traces.into_iter().enumerate() {
+        out[order[pos]] = Some(trace);
+    }
+    out.into_iter().map(|t| t.expect("every row has a trace")).collect()
+}

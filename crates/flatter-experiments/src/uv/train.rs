@@ -1,5 +1,5 @@
 //! Training the UV experiment: each job, an (activation, η) cell, is one
-//! stacked program over every γ and seed (the [`crate::uv::sweep`] engine);
+//! stacked program over every data draw, γ, C and seed (the [`crate::uv::sweep`] engine);
 //! each run's record is `runs/<id>/{config.json, metrics.csv, summary.json}`,
 //! the summary last.
 
@@ -12,14 +12,8 @@ use crate::harness::TrainCtx;
 use crate::harness::plan::{Job, write_run};
 use crate::harness::progress::{cpu_workers, for_each_parallel};
 use crate::harness::stacked::Row;
-use crate::uv::{Activation, UvExp, UvRun, UvScale, UvTrace, fit_run};
-use crate::uv::sweep::{UvProblem, run_stacked};
-
-/// The problem every run of one activation shares.
-pub fn problem(scale: &UvScale, act: Activation) -> UvProblem {
-    let data = scale.data();
-    UvProblem { activation: act, x: data.x, u0: data.u, v0: data.v, eps: scale.eps, check_every: scale.log_every }
-}
+use crate::uv::{UvExp, UvRun, UvScale, UvTrace, fit_run};
+use crate::uv::sweep::{DrawRow, run_stacked_draws};
 
 /// The engine row of a run.
 pub fn row(run: &UvRun) -> Row {
@@ -32,8 +26,15 @@ pub fn train_job(scale: &UvScale, job: &Job, device: &burn::tensor::Device, bar:
     assert_eq!(runs.len(), job.runs.len(), "job {} names runs that are not in the scale", job.id);
     let act = runs[0].activation;
     assert!(runs.iter().all(|r| r.activation == act), "a UV job has one activation");
-    let rows: Vec<Row> = runs.iter().map(row).collect();
-    let traces = run_stacked(device, &problem(scale, act), &rows, bar);
+    let draws = scale.draws();
+    let rows: Vec<DrawRow<'_>> = runs
+        .iter()
+        .map(|r| {
+            let draw = draws.iter().find(|d| d.data_seed == r.data_seed).expect("a run's draw is in the scale");
+            DrawRow { row: row(r), data: &draw.data }
+        })
+        .collect();
+    let traces = run_stacked_draws(device, act, scale.eps, scale.log_every, &rows, bar);
     runs.into_iter().zip(traces).map(|(run, t)| (run, UvTrace { norm2: t.column(0), steps: t.steps })).collect()
 }
 
