@@ -120,7 +120,9 @@ pub fn slope_stderr(stars: &[BetaStarAtLr], fit: &SlopeFit) -> f64 {
 /// `slope_max_stderr`; None when inside but too coarse to confirm.
 pub fn judge_slope(slope: f64, stderr: f64, rules: &ResnetRules) -> Option<bool> {
     let off = (slope - GAMMA_OPT).abs();
-    if !(off <= rules.slope_tolerance + rules.slope_se_multiple * stderr) {
+    let inside = off <= rules.slope_tolerance + rules.slope_se_multiple * stderr;
+    // A NaN slope or SE is never inside: it refutes rather than confirms.
+    if !inside {
         Some(false)
     } else if stderr <= rules.slope_max_stderr {
         Some(true)

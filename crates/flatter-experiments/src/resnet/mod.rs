@@ -613,7 +613,8 @@ mod tests {
     #[test]
     fn c12_holds_on_two_thirds_and_fails_on_other_slopes() {
         let scale = wide_scale();
-        let cases: [(f64, fn(f64) -> f64, Option<bool>); 3] = [
+        type Law = fn(f64) -> f64;
+        let cases: [(f64, Law, Option<bool>); 3] = [
             (2.0 / 3.0, |lr| lr.powf(2.0 / 3.0), Some(true)),
             (0.0, |_| 0.05, Some(false)),
             (1.0, |lr| 2.0 * lr, Some(false)),

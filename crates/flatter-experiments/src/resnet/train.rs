@@ -326,7 +326,7 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
     let summary = Phase1Summary {
         epochs: state.epoch,
         reached_full_accuracy: reached,
-        train_accuracy: train_accuracy,
+        train_accuracy,
         train_accuracy_eval: train_eval,
         test_accuracy: test,
         expected_loss: last_loss,
