@@ -62,6 +62,32 @@ fn smoke_runs_all_three_phases_and_resumes_bit_identically() {
         assert!(r.error.is_none(), "{:?}", r.error);
         assert!(r.test_accuracy_projected.is_finite() && r.test_accuracy.len() == 3, "{r:?}");
     }
+    // Every (η, β) once per run seed, each seed's β* reported beside the pooled fit.
+    let seeds = &experiment().smoke.run_seeds;
+    assert!(seeds.len() >= 2);
+    assert_eq!(summary.beta_star_per_seed.iter().map(|p| p.seed).collect::<Vec<_>>(), *seeds);
+    for star in &summary.beta_star {
+        for p in star.points.iter().filter(|p| !p.failed) {
+            assert_eq!(p.seeds, seeds.len(), "{p:?}");
+            assert!(p.stderr.is_some(), "{p:?}");
+        }
+    }
+    // The score on the scored test images, the curve on its stated subset.
+    let smoke_scale = experiment().smoke;
+    assert_eq!(summary.phase1.n_test, 10 * smoke_scale.test_per_class);
+    assert_eq!(summary.phase1.n_test_curve, 10 * smoke_scale.curve_test_per_class);
+    assert!(summary.phase1.test_accuracy_curve.is_finite());
+    for r in &summary.runs {
+        assert_eq!(r.test_accuracy[0].to_bits(), summary.phase1.test_accuracy_curve.to_bits(), "the curve starts at its baseline");
+        assert!(r.timing.phase2_step_count > 0 && r.timing.curve_eval_count == 2, "{:?}", r.timing);
+    }
+    // Stand-in data and schedule: C11 is a pipeline check; the rules are quoted.
+    let c = |id: &str| summary.header.criteria.iter().find(|c| c.id == id).unwrap().clone();
+    assert_eq!(c("C11").kind, flatter_experiments::harness::claims::ClaimKind::Pipeline);
+    let rules = &experiment().rules;
+    assert!(c("C12").tolerance.contains(&rules.slope_tolerance.to_string()), "{}", c("C12").tolerance);
+    assert!(c("C14").tolerance.contains(&rules.dip_rise_se_multiple.to_string()), "{}", c("C14").tolerance);
+    assert!(c("C14").quantity.contains("run seeds"), "{}", c("C14").quantity);
 
     let resumed = tmp("resumed");
     // Interrupted inside phase 1 (after its first checkpoint)...

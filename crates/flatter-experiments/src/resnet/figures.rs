@@ -6,7 +6,7 @@ use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
 
 use crate::harness::same_value;
 use crate::harness::GAMMA_OPT;
-use crate::resnet::{FigureRef, ResnetSummary};
+use crate::resnet::{FigureRef, ResnetRunSummary, ResnetSummary, mean_curve};
 
 /// Writes every figure under `out/figures/` (SVG and PNG each) and returns
 /// their references relative to `out`.
@@ -49,11 +49,13 @@ fn accuracy_vs_beta(summary: &ResnetSummary) -> Figure {
         if points.is_empty() {
             continue;
         }
+        // Error bars: each point's standard error over the run seeds (0 with one seed).
+        let errors: Vec<f64> = star.points.iter().filter(|p| !p.failed).map(|p| p.stderr.unwrap_or(0.0)).collect();
         let label = match star.beta_star {
             Some(b) => format!("η = {}: β* = {b:.4}", star.lr),
             None => format!("η = {}: no β* fitted", star.lr),
         };
-        fig = fig.with_series(Series::markers(label, points.clone()).with_color(color));
+        fig = fig.with_series(Series::markers(label, points.clone()).with_errors(errors).with_color(color));
         if let (Some(b), Some([qa, qb, qc])) = (star.beta_star, star.parabola) {
             let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(l, h), p| (l.min(p.0), h.max(p.0)));
             let (lo, hi) = (lo.min(1.0 - b), hi.max(1.0 - b));
@@ -101,12 +103,27 @@ fn beta_star_vs_lr(summary: &ResnetSummary) -> Option<Figure> {
 
 fn accuracy_vs_epoch(summary: &ResnetSummary) -> Figure {
     let lr = summary.config.phase2.fig4_lr;
-    let mut fig = Figure::new(format!("Phase-2 test accuracy at η = {lr}"), "epoch", "test accuracy")
-        .hline(summary.phase1.test_accuracy, "phase-1 baseline");
-    for (color, r) in summary.runs.iter().filter(|r| same_value(r.run.lr, lr) && r.error.is_none()).enumerate() {
-        let points: Vec<(f64, f64)> = r.epochs.iter().zip(&r.test_accuracy).map(|(&e, &a)| (e as f64, a)).collect();
-        let label = format!("β = {:.4} ({}·C)", r.run.beta, r.run.c_multiplier);
-        fig = fig.with_series(Series::line_and_markers(label, points).with_color(color));
+    let p1 = &summary.phase1;
+    let baseline = if p1.test_accuracy_curve.is_finite() { p1.test_accuracy_curve } else { p1.test_accuracy };
+    let n_curve = if p1.n_test_curve > 0 { p1.n_test_curve } else { p1.n_test };
+    let mut fig = Figure::new(format!("Phase-2 test accuracy at η = {lr} (mean over run seeds ± SE)"), "epoch", "test accuracy")
+        .hline(baseline, "phase-1 baseline");
+    let at: Vec<&ResnetRunSummary> = summary.runs.iter().filter(|r| same_value(r.run.lr, lr)).collect();
+    let mut ms: Vec<f64> = Vec::new();
+    for r in &at {
+        if !ms.iter().any(|&m| same_value(m, r.run.c_multiplier)) {
+            ms.push(r.run.c_multiplier);
+        }
+    }
+    for (color, m) in ms.into_iter().enumerate() {
+        let runs: Vec<&ResnetRunSummary> = at.iter().copied().filter(|r| same_value(r.run.c_multiplier, m)).collect();
+        let Some(curve) = mean_curve(&runs, n_curve) else { continue };
+        let mut points = vec![(0.0, baseline)];
+        points.extend(curve.epochs.iter().zip(&curve.mean).map(|(&e, &a)| (e as f64, a)));
+        let mut errors = vec![0.0];
+        errors.extend(curve.stderr.iter().copied());
+        let label = format!("β = {:.4} ({m}·C)", curve.beta);
+        fig = fig.with_series(Series::line_and_markers(label, points).with_errors(errors).with_color(color));
     }
     fig
 }

@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::harness::scale::Scale;
-use crate::harness::claims::SummaryHeader;
+use crate::harness::claims::{ClaimKind, SummaryHeader};
 pub use crate::harness::config::ConfigError;
 pub use crate::harness::claims::{Criterion, FigureRef};
 use crate::harness::io::read_json;
-use crate::harness::beta_star::{self, BetaStarAtLr, GridPoint, SlopeFit, fit_beta_star_at, fit_slope};
+use crate::harness::beta_star::{BetaStarAtLr, GridPoint, SlopeFit, fit_beta_star_at, fit_slope};
 use crate::harness::plan::Job;
 use crate::harness::{GAMMA_OPT, same_value};
 use crate::harness::{AnalyseCtx, Experiment};
@@ -115,8 +115,14 @@ pub struct ResnetScale {
     pub dataset: DatasetChoice,
     /// Training images per class (0: all).
     pub train_per_class: usize,
-    /// Test images per class (0: all).
+    /// Test images per class (0: all) on which the projected accuracy, the
+    /// score eq. (14) is fitted to, is measured (10 000 is the whole split).
     pub test_per_class: usize,
+    /// Test images per class of the phase-2 epoch curve (Fig. 4, C14) and of
+    /// its phase-1 baseline: a class-balanced subset of the scored test
+    /// images, as evaluating them all at every curve point costs more than the
+    /// run (0: the whole scored set).
+    pub curve_test_per_class: usize,
     /// Seed of the class-balanced subsets.
     pub subset_seed: u64,
     /// Width of the first stage (64 in the paper; 8 is a width multiplier of 1/8).
@@ -127,14 +133,58 @@ pub struct ResnetScale {
     pub label_noise_prob: f64,
     /// Images per forward pass in the full-batch phases and in evaluation.
     pub chunk_size: usize,
-    /// Seed of the initial weights (phase 1) and of every run's streams.
+    /// Seed of the initial weights (phase 1): the valley every run starts from.
     pub seed: u64,
+    /// Seeds of the phase-2 data order and label flips. Every (η, β) runs
+    /// once per seed from the same phase-1 valley; its score is the mean over
+    /// the seeds with the standard error of that mean. Within one seed every
+    /// (η, β) sees the same minibatches and flips (common random numbers, as
+    /// in the MLP).
+    pub run_seeds: Vec<u64>,
     /// Phase 1.
     pub phase1: Phase1,
     /// Phase 2.
     pub phase2: Phase2,
     /// Phase 3.
     pub phase3: Phase3,
+}
+
+/// The rules of the criteria C11–C14, fixed before the data (the `[rules]`
+/// table of the experiment file); the report quotes them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResnetRules {
+    /// When the rules were fixed, and what changed after data were seen (and why).
+    pub fixed: String,
+    /// C12: the slope of log(1 − β*) against log η is false when
+    /// |slope − 2/3| > slope_tolerance + slope_se_multiple · SE.
+    pub slope_tolerance: f64,
+    /// C12: how many standard errors widen the tolerance.
+    pub slope_se_multiple: f64,
+    /// C12 holds only when the slope's SE is at most this (else it is n/a:
+    /// too coarse to confirm 2/3, though it can still refute it).
+    pub slope_max_stderr: f64,
+    /// C12: interior β* needed for a slope (at least 3).
+    pub min_interior_lrs: usize,
+    /// C13: interior β* needed for a value of C (at least 2).
+    pub c_min_interior_lrs: usize,
+    /// C14: a dip (rise) is a mean curve point below (above) the phase-1
+    /// baseline by more than this many standard errors.
+    pub dip_rise_se_multiple: f64,
+}
+
+impl ResnetRules {
+    /// Checks every rule; the error names the field.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        ensure(!self.fixed.trim().is_empty(), "rules.fixed", "must say when the rules were fixed")?;
+        ensure(self.slope_tolerance > 0.0, "rules.slope_tolerance", format!("{} must be > 0", self.slope_tolerance))?;
+        ensure(self.slope_se_multiple >= 0.0, "rules.slope_se_multiple", format!("{} must be >= 0", self.slope_se_multiple))?;
+        ensure(self.slope_max_stderr > 0.0, "rules.slope_max_stderr", format!("{} must be > 0", self.slope_max_stderr))?;
+        ensure(self.min_interior_lrs >= 3, "rules.min_interior_lrs", format!("{} must be >= 3 (a line through 2 points has no error)", self.min_interior_lrs))?;
+        ensure(self.c_min_interior_lrs >= 2, "rules.c_min_interior_lrs", format!("{} must be >= 2", self.c_min_interior_lrs))?;
+        ensure(self.dip_rise_se_multiple > 0.0, "rules.dip_rise_se_multiple", format!("{} must be > 0", self.dip_rise_se_multiple))?;
+        Ok(())
+    }
 }
 
 /// The experiment file `experiments/resnet-cifar.toml`.
@@ -149,6 +199,8 @@ pub struct ResnetExperiment {
     pub choices: Vec<String>,
     /// Gaps between each scale and Fig. 2, repeated in the summary's notes.
     pub notes: BTreeMap<String, Vec<String>>,
+    /// The criteria's rules, fixed before the data.
+    pub rules: ResnetRules,
     /// Seconds, for `cargo test`.
     pub smoke: ResnetScale,
     /// Minutes on 2 cores.
@@ -168,7 +220,7 @@ impl ResnetExperiment {
 /// One phase-2 run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResnetRun {
-    /// Stable id, e.g. `lr0.05-m1`: its directory under `runs/`.
+    /// Stable id, e.g. `lr0.05-m1-s0`: its directory under `runs/`.
     pub id: String,
     /// η.
     pub lr: f64,
@@ -194,6 +246,19 @@ impl ResnetScale {
             format!("{} must be in [0, 1)", self.label_noise_prob),
         )?;
         ensure(self.chunk_size >= 1, "chunk_size", "must be >= 1")?;
+        ensure(
+            self.test_per_class == 0 || self.curve_test_per_class <= self.test_per_class,
+            "curve_test_per_class",
+            format!("{} must be at most test_per_class = {} (the curve's images are a subset of the scored ones)", self.curve_test_per_class, self.test_per_class),
+        )?;
+        let mut seeds = self.run_seeds.clone();
+        seeds.sort_unstable();
+        seeds.dedup();
+        ensure(
+            !self.run_seeds.is_empty() && seeds.len() == self.run_seeds.len(),
+            "run_seeds",
+            "must be non-empty, without repeats",
+        )?;
         let p1 = &self.phase1;
         ensure(p1.lr > 0.0 && p1.lr.is_finite(), "phase1.lr", format!("{} must be > 0", p1.lr))?;
         ensure((0.0..1.0).contains(&p1.momentum), "phase1.momentum", format!("{} must be in [0, 1)", p1.momentum))?;
@@ -226,20 +291,17 @@ impl ResnetScale {
         self.runs().into_iter().map(|r| Job { id: r.id.clone(), runs: vec![r.id] }).collect()
     }
 
-    /// Every phase-2 run, η-major in config order.
+    /// Every phase-2 run: η-major in config order, then the multipliers,
+    /// then the run seeds.
     pub fn runs(&self) -> Vec<ResnetRun> {
         let p2 = &self.phase2;
         let mut runs = Vec::new();
-        for (i, &lr) in p2.lrs.iter().enumerate() {
-            for (j, &m) in p2.c_multipliers.iter().enumerate() {
+        for &lr in &p2.lrs {
+            for &m in &p2.c_multipliers {
                 let beta = 1.0 - m * p2.c * lr.powf(p2.gamma);
-                runs.push(ResnetRun {
-                    id: format!("lr{lr}-m{m}"),
-                    lr,
-                    beta,
-                    c_multiplier: m,
-                    seed: self.seed.wrapping_add(1 + (i * p2.c_multipliers.len() + j) as u64),
-                });
+                for &seed in &self.run_seeds {
+                    runs.push(ResnetRun { id: format!("lr{lr}-m{m}-s{seed}"), lr, beta, c_multiplier: m, seed });
+                }
             }
         }
         runs
@@ -268,8 +330,12 @@ pub struct Phase1Summary {
     pub train_accuracy: f64,
     /// Train accuracy in evaluation mode at the end.
     pub train_accuracy_eval: f64,
-    /// Test accuracy in evaluation mode at the end: the baseline of Fig. 4.
+    /// Test accuracy in evaluation mode at the end, on the scored test images.
     pub test_accuracy: f64,
+    /// The same on the curve's test images: the baseline of Fig. 4 and C14
+    /// (NaN in a record written before this field existed).
+    #[serde(default = "nan")]
+    pub test_accuracy_curve: f64,
     /// Expected (label-noise averaged) loss, minus its minimum, at the end.
     pub expected_loss: f64,
     /// Trainable parameters of the network.
@@ -284,6 +350,17 @@ pub struct Phase1Summary {
     /// (0 in a record written before this field existed).
     #[serde(default)]
     pub n_test: usize,
+    /// The curve's test images (0 in a record written before this field existed).
+    #[serde(default)]
+    pub n_test_curve: usize,
+    /// Whether the data were CIFAR-10 (false: the Fashion-MNIST stand-in, or
+    /// a record written before this field existed).
+    #[serde(default)]
+    pub is_cifar: bool,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// The position of an interrupted phase, saved beside the model and optimizer
@@ -312,7 +389,7 @@ pub struct ResnetRunSummary {
     pub run: ResnetRun,
     /// Epochs at which test accuracy was measured in phase 2 (0 = the phase-1 checkpoint).
     pub epochs: Vec<u64>,
-    /// Test accuracy at those epochs.
+    /// Test accuracy at those epochs, on the curve's test images (`curve_test_per_class`).
     pub test_accuracy: Vec<f64>,
     /// Best phase-2 test accuracy.
     pub best_test_accuracy: f64,
@@ -329,6 +406,29 @@ pub struct ResnetRunSummary {
     pub error: Option<String>,
     /// Wall time of this run (this process only, if resumed).
     pub wall_seconds: f64,
+    /// Where that time went (this process only): the cost model of
+    /// docs/notes/resnet-scale.md is built from these.
+    #[serde(default)]
+    pub timing: RunTiming,
+}
+
+/// Seconds spent in each part of one run (this process only; 0 in a record
+/// written before this existed).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunTiming {
+    /// Phase-2 SGD steps (forward, backward, update), evaluations excluded.
+    pub phase2_steps: f64,
+    /// Phase-2 SGD steps taken in this process.
+    pub phase2_step_count: u64,
+    /// Curve evaluations (BatchNorm recalibration on the training set plus
+    /// accuracy on the curve's test images).
+    pub curve_evals: f64,
+    /// Curve evaluations in this process.
+    pub curve_eval_count: u64,
+    /// Phase 3 (full-batch Adam steps).
+    pub phase3: f64,
+    /// The final evaluation: recalibration, train accuracy, and accuracy on the scored test images.
+    pub final_eval: f64,
 }
 
 /// ResNet-18 on CIFAR-10, the three-phase protocol (Fig. 2, 4), as the harness runs it.
@@ -347,6 +447,10 @@ impl Experiment for ResnetExp {
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<ResnetRunSummary>) -> anyhow::Result<ResnetSummary> {
+        ctx.file
+            .rules
+            .validate()
+            .map_err(|(field, message)| anyhow::anyhow!("experiments/{}.toml: {field}: {message}", Self::NAME))?;
         let phase1: Phase1Summary =
             read_json(&ctx.out.join("setup").join("phase1.json")).context("phase 1 must be on disk once every run is")?;
         let mut summary = analyse(ctx.scale_name, ctx.file, &phase1, runs, ctx.backend);
@@ -386,6 +490,7 @@ mod tests {
             phase3_steps: 0,
             error: None,
             wall_seconds: 0.0,
+            timing: RunTiming::default(),
         }
     }
 
@@ -411,16 +516,224 @@ mod tests {
         }
         let fit = fit_slope(&stars).unwrap();
         assert!((fit.slope - 2.0 / 3.0).abs() < 1e-9);
-        assert!((beta_star::c_fit(&stars).unwrap() - 0.5).abs() < 1e-9);
+        assert!((crate::harness::beta_star::c_fit(&stars).unwrap() - 0.5).abs() < 1e-9);
     }
 
+    /// A scale whose grid brackets a vertex anywhere in 1 − β ∈ [0.015, 0.37]
+    /// at every η, with two run seeds.
+    fn wide_scale() -> ResnetScale {
+        let mut scale = experiment().smoke;
+        scale.phase2.lrs = vec![0.01, 0.02, 0.04];
+        scale.phase2.c = 1.0;
+        scale.phase2.c_multipliers = vec![0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0];
+        scale.phase2.fig4_lr = 0.02;
+        scale.run_seeds = vec![0, 1];
+        scale.validate().unwrap();
+        scale
+    }
+
+    /// Every run of `scale` with its projected accuracy from `acc`.
+    fn synthetic(scale: &ResnetScale, acc: impl Fn(&ResnetRun) -> f64) -> Vec<ResnetRunSummary> {
+        scale
+            .runs()
+            .into_iter()
+            .map(|r| {
+                let mut s = run(r.lr, r.beta, acc(&r));
+                s.run = r;
+                s
+            })
+            .collect()
+    }
+
+    /// eq. (14) with its vertex at 1 − β* = `star(η)`, plus a small
+    /// deterministic seed-and-point "noise" so that every fit has residuals.
+    fn peaked(r: &ResnetRun, star: impl Fn(f64) -> f64) -> f64 {
+        let wiggle = 0.0004 * (((r.seed * 7 + (r.c_multiplier * 8.0) as u64 * 3) % 5) as f64 - 2.0);
+        0.9 - 0.01 * ((1.0 - r.beta).ln() - star(r.lr).ln()).powi(2) + wiggle
+    }
+
+    fn phase1(is_cifar: bool) -> Phase1Summary {
+        Phase1Summary {
+            epochs: 40,
+            reached_full_accuracy: true,
+            train_accuracy: 1.0,
+            train_accuracy_eval: 1.0,
+            test_accuracy: 0.8,
+            test_accuracy_curve: 0.8,
+            expected_loss: 0.0,
+            parameters: 0,
+            wall_seconds: 0.0,
+            dataset: String::new(),
+            n_test: 10_000,
+            n_test_curve: 500,
+            is_cifar,
+        }
+    }
+
+    fn judged(scale: &ResnetScale, runs: &[ResnetRunSummary]) -> Vec<Criterion> {
+        let exp = experiment();
+        let stars = beta_stars(scale, runs);
+        let slope = fit_slope(&stars);
+        let c = c_with_stderr(&stars, exp.rules.c_min_interior_lrs);
+        criteria(scale, &exp.rules, &phase1(false), &stars, &slope, &c, runs)
+    }
+
+    fn row<'a>(rows: &'a [Criterion], id: &str) -> &'a Criterion {
+        rows.iter().find(|c| c.id == id).unwrap()
+    }
+
+    /// The grid runs every (η, β) once per run seed, with unique ids, and the
+    /// seeds' scores are averaged with a standard error.
     #[test]
-    fn dip_then_rise_reads_fig4() {
-        let r = run(0.1, 0.9, 0.0);
-        assert_eq!(dip_then_rise(&r, 0.8).0, true);
-        assert_eq!(dip_then_rise(&r, 0.8).1, true);
-        assert!((dip_then_rise(&r, 0.8).2 - 0.05).abs() < 1e-12);
-        assert_eq!(dip_then_rise(&r, 0.9).1, false);
+    fn seeds_are_averaged_with_standard_errors() {
+        let scale = wide_scale();
+        let runs = scale.runs();
+        assert_eq!(runs.len(), 3 * 7 * 2);
+        let mut ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), runs.len());
+        let runs = synthetic(&scale, |r| 0.5 + 0.1 * r.seed as f64);
+        for star in beta_stars(&scale, &runs) {
+            for p in &star.points {
+                assert_eq!(p.seeds, 2);
+                assert!((p.score - 0.55).abs() < 1e-12 && (p.stderr.unwrap() - 0.05).abs() < 1e-12, "{p:?}");
+            }
+        }
+        let per_seed = beta_stars_per_seed(&scale, &runs);
+        assert_eq!(per_seed.iter().map(|p| p.seed).collect::<Vec<_>>(), [0, 1]);
+        assert!(per_seed[1].beta_star[0].points.iter().all(|p| (p.score - 0.6).abs() < 1e-12));
+        let mut bad = scale.clone();
+        bad.run_seeds = vec![3, 3];
+        assert_eq!(bad.validate().unwrap_err().0, "run_seeds");
+    }
+
+    /// C12 on a planted 2/3 law holds; negative controls: planted slopes 0
+    /// and 1 (1 − β* constant, 1 − β* ∝ η) are judged false, not 2/3.
+    #[test]
+    fn c12_holds_on_two_thirds_and_fails_on_other_slopes() {
+        let scale = wide_scale();
+        type Law = fn(f64) -> f64;
+        let cases: [(f64, Law, Option<bool>); 3] = [
+            (2.0 / 3.0, |lr| lr.powf(2.0 / 3.0), Some(true)),
+            (0.0, |_| 0.05, Some(false)),
+            (1.0, |lr| 2.0 * lr, Some(false)),
+        ];
+        for (want, star, verdict) in cases {
+            let rows = judged(&scale, &synthetic(&scale, |r| peaked(r, star)));
+            let c12 = row(&rows, "C12");
+            assert!((c12.measured.unwrap() - want).abs() < 0.05, "planted {want}: {c12:?}");
+            assert!(c12.uncertainty.unwrap() < 0.05, "{c12:?}");
+            assert_eq!(c12.holds, verdict, "planted {want}: {c12:?}");
+            assert_eq!(c12.kind, ClaimKind::Empirical);
+            assert_eq!(c12.theory, Some(GAMMA_OPT));
+        }
+    }
+
+    /// The C12 rule itself: far off is false whatever the SE, close but too
+    /// coarse is n/a, close and fine holds; the tolerance widens with the SE.
+    #[test]
+    fn c12_rule_reads_the_rules_table() {
+        let rules = experiment().rules;
+        assert_eq!(judge_slope(0.0, 0.01, &rules), Some(false));
+        assert_eq!(judge_slope(0.7, 0.05, &rules), Some(true));
+        assert_eq!(judge_slope(0.7, 0.5, &rules), None);
+        assert_eq!(judge_slope(0.95, 0.05, &rules), Some(false), "0.28 off > 0.15 + 2·0.05");
+        assert_eq!(judge_slope(0.95, 0.1, &rules), Some(true), "0.28 off ≤ 0.15 + 2·0.1");
+        assert_eq!(judge_slope(f64::NAN, 0.1, &rules), Some(false));
+    }
+
+    /// With the vertex outside the grid at one η only two β* are interior:
+    /// C12 is n/a (never a slope from an extrapolated vertex), C13 has a value
+    /// with a standard error; with one interior β* C13 has none.
+    #[test]
+    fn c12_na_and_c13_needs_two_interior() {
+        let scale = wide_scale();
+        // 1 − β* = 2 at η = 0.04: beyond its grid (1 − β ≤ 0.94), so its vertex is extrapolated.
+        let two = synthetic(&scale, |r| peaked(r, |lr| if lr > 0.03 { 2.0 } else { lr.powf(2.0 / 3.0) }));
+        let rows = judged(&scale, &two);
+        assert_eq!(row(&rows, "C12").holds, None);
+        assert_eq!(row(&rows, "C12").measured, None);
+        let c13 = row(&rows, "C13");
+        assert!((c13.measured.unwrap() - 1.0).abs() < 0.05, "{c13:?}");
+        assert!(c13.uncertainty.unwrap() > 0.0 && c13.uncertainty.unwrap() < 0.1, "{c13:?}");
+        assert_eq!(c13.holds, None);
+        let one = synthetic(&scale, |r| peaked(r, |lr| if lr > 0.015 { 2.0 } else { lr.powf(2.0 / 3.0) }));
+        let rows = judged(&scale, &one);
+        assert_eq!(row(&rows, "C13").measured, None);
+        assert_eq!(row(&rows, "C13").uncertainty, None);
+    }
+
+    /// C's standard error grows with the scatter of the β* about the 2/3 law.
+    #[test]
+    fn c13_stderr_reflects_scatter() {
+        let scale = wide_scale();
+        let on = c_with_stderr(&beta_stars(&scale, &synthetic(&scale, |r| peaked(r, |lr| 0.5 * lr.powf(2.0 / 3.0)))), 2).unwrap();
+        let off = c_with_stderr(&beta_stars(&scale, &synthetic(&scale, |r| peaked(r, |_| 0.05))), 2).unwrap();
+        assert!((on.c - 0.5).abs() < 0.02, "{on:?}");
+        assert!(off.stderr / off.c > 5.0 * on.stderr / on.c, "{on:?} {off:?}");
+    }
+
+    fn curve_run(seed: u64, accs: &[f64]) -> ResnetRunSummary {
+        let mut r = run(0.05, 0.9, 0.8);
+        r.run.seed = seed;
+        r.epochs = (0..=accs.len() as u64).collect();
+        r.test_accuracy = std::iter::once(0.8).chain(accs.iter().copied()).collect();
+        r
+    }
+
+    /// C14: a dip then a rise beyond 2 SE holds; negative controls: a curve
+    /// with no dip, a dip without a rise, and a dip inside the noise do not.
+    #[test]
+    fn c14_dip_and_rise_are_judged_against_two_standard_errors() {
+        let k = experiment().rules.dip_rise_se_multiple;
+        let judge = |a: &[f64], b: &[f64]| {
+            let (ra, rb) = (curve_run(0, a), curve_run(1, b));
+            let curve = mean_curve(&[&ra, &rb], 500).unwrap();
+            assert!(curve.stderr_kind.contains("2 run seeds"));
+            dip_then_rise(&curve, 0.8, k)
+        };
+        let yes = judge(&[0.70, 0.80, 0.86], &[0.72, 0.81, 0.88]);
+        assert!(yes.dip && yes.rise && (yes.best_gain - 0.07).abs() < 1e-12, "{yes:?}");
+        let no_dip = judge(&[0.81, 0.84, 0.86], &[0.82, 0.85, 0.88]);
+        assert!(!no_dip.dip && !no_dip.rise, "{no_dip:?}");
+        let no_rise = judge(&[0.70, 0.75, 0.79], &[0.72, 0.76, 0.80]);
+        assert!(no_rise.dip && !no_rise.rise, "{no_rise:?}");
+        // Seeds that disagree: the mean dips 3 points, but the seed SE is 5.
+        let noisy = judge(&[0.72, 0.80, 0.86], &[0.82, 0.81, 0.88]);
+        assert!(!noisy.dip, "{noisy:?}");
+        // One seed: the binomial SE on 500 images (≈ 1.8 points) decides.
+        let one = mean_curve(&[&curve_run(0, &[0.79, 0.83])], 500).unwrap();
+        assert!(one.stderr_kind.contains("binomial"));
+        assert!(!dip_then_rise(&one, 0.8, k).dip, "1 point below is inside 2 binomial SE");
+        let one = mean_curve(&[&curve_run(0, &[0.70, 0.90])], 500).unwrap();
+        let d = dip_then_rise(&one, 0.8, k);
+        assert!(d.dip && d.rise, "{d:?}");
+    }
+
+    /// C11 is a pipeline check below the paper's scale (stand-in data or a
+    /// shorter schedule), empirical only on CIFAR-10 at the paper's scale.
+    #[test]
+    fn c11_is_a_pipeline_check_at_stand_in_scales() {
+        let exp = experiment();
+        let c11 = |scale: &ResnetScale, p1: &Phase1Summary| {
+            let stars = beta_stars(scale, &[]);
+            criteria(scale, &exp.rules, p1, &stars, &fit_slope(&stars), &c_with_stderr(&stars, 2), &[]).remove(0)
+        };
+        assert_eq!(c11(&exp.cpu, &phase1(false)).kind, ClaimKind::Pipeline);
+        assert_eq!(c11(&exp.cpu, &phase1(true)).kind, ClaimKind::Pipeline, "CIFAR-10 at a short schedule");
+        assert_eq!(c11(&exp.paper, &phase1(false)).kind, ClaimKind::Pipeline, "stand-in data at the paper's schedule");
+        assert_eq!(c11(&exp.paper, &phase1(true)).kind, ClaimKind::Empirical);
+    }
+
+    /// The file's rules validate; a rule out of range is refused naming its field.
+    #[test]
+    fn rules_are_validated() {
+        let rules = experiment().rules;
+        rules.validate().unwrap();
+        assert_eq!(ResnetRules { min_interior_lrs: 2, ..rules.clone() }.validate().unwrap_err().0, "rules.min_interior_lrs");
+        assert_eq!(ResnetRules { fixed: " ".into(), ..rules.clone() }.validate().unwrap_err().0, "rules.fixed");
+        assert_eq!(ResnetRules { dip_rise_se_multiple: 0.0, ..rules }.validate().unwrap_err().0, "rules.dip_rise_se_multiple");
     }
 
     fn experiment() -> ResnetExperiment {

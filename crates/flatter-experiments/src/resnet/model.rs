@@ -228,11 +228,10 @@ pub fn forward_flops(config: &ResNetConfig) -> f64 {
     let widths = [b, 2.0 * b, 4.0 * b, 8.0 * b];
     let mut side = 32.0f64;
     let mut c_in = b;
-    for stage in 0..4 {
-        for k in 0..config.blocks[stage] {
+    for (stage, (&c, &blocks)) in widths.iter().zip(&config.blocks).enumerate() {
+        for k in 0..blocks {
             let stride = if k == 0 && stage > 0 { 2.0 } else { 1.0 };
             let out_side = side / stride;
-            let c = widths[stage];
             let px = out_side * out_side;
             flops += 2.0 * 9.0 * c_in * c * px + 2.0 * 9.0 * c * c * px;
             if stride != 1.0 || c_in != c {

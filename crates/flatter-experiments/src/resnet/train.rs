@@ -47,14 +47,17 @@ use crate::harness::io::{read_json, write_atomic, write_json};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::progress::Progress;
 use crate::resnet::model::{ResNet, ResNetConfig};
-use crate::resnet::{Checkpoint, DatasetChoice, Phase1Summary, ResnetExp, ResnetRun, ResnetRunSummary, ResnetScale, dataset_label};
+use crate::resnet::{Checkpoint, RunTiming, DatasetChoice, Phase1Summary, ResnetExp, ResnetRun, ResnetRunSummary, ResnetScale, dataset_label};
 
 /// The training and test images of a scale.
 pub struct Data {
     /// Training images (a class-balanced subset when the scale asks for one).
     pub train: ImageBatcher,
-    /// Test images.
+    /// Test images: the projected accuracy (the score of eq. 14) is measured on these.
     pub test: ImageBatcher,
+    /// The phase-2 epoch curve's test images (Fig. 4, C14): a class-balanced
+    /// subset of `test`, or all of them.
+    pub test_curve: ImageBatcher,
     /// Number of classes.
     pub num_classes: usize,
     /// Whether this is CIFAR-10 (else Fashion-MNIST padded to 32×32).
@@ -97,7 +100,17 @@ pub fn load_data(scale: &ResnetScale, data_dir: Option<&Path>) -> anyhow::Result
     };
     let train = subset(train, scale.train_per_class, scale.subset_seed)?;
     let test = subset(test, scale.test_per_class, scale.subset_seed.wrapping_add(1))?;
-    Ok(Data { num_classes: train.num_classes, train: ImageBatcher::new(&train), test: ImageBatcher::new(&test), is_cifar })
+    // The curve's images are drawn from the scored ones; with the scored set
+    // the whole split, the same seed gives the subset a `test_per_class` of
+    // the same size would.
+    let test_curve = subset(test.clone(), scale.curve_test_per_class, scale.subset_seed.wrapping_add(1))?;
+    Ok(Data {
+        num_classes: train.num_classes,
+        train: ImageBatcher::new(&train),
+        test: ImageBatcher::new(&test),
+        test_curve: ImageBatcher::new(&test_curve),
+        is_cifar,
+    })
 }
 
 /// The network of a scale.
@@ -141,11 +154,11 @@ fn count_correct(logits: Tensor<2>, y: &[i64], device: &Device) -> f64 {
     logits.argmax(1).reshape([n]).equal(label_tensor(y, device)).float().sum().into_scalar::<f64>()
 }
 
-/// Recalibrates, then measures (train accuracy, test accuracy) in evaluation mode.
-fn evaluate(model: ResNet, data: &Data, chunk: usize, device: &Device, with_train: bool) -> (ResNet, f64, f64) {
+/// Recalibrates, then measures (train accuracy, test accuracy on `test`) in evaluation mode.
+fn evaluate(model: ResNet, data: &Data, test: &ImageBatcher, chunk: usize, device: &Device, with_train: bool) -> (ResNet, f64, f64) {
     let model = recalibrate_bn(model, &data.train, chunk, device);
     let train = if with_train { accuracy(&model, &data.train, chunk, device) } else { f64::NAN };
-    let test = accuracy(&model, &data.test, chunk, device);
+    let test = accuracy(&model, test, chunk, device);
     (model, train, test)
 }
 
@@ -238,6 +251,7 @@ fn setup_key(scale: &ResnetScale, data: &Data) -> SetupKey {
         "dataset": data.label(),
         "train_per_class": scale.train_per_class,
         "test_per_class": scale.test_per_class,
+        "curve_test_per_class": scale.curve_test_per_class,
         "subset_seed": scale.subset_seed,
         "base_width": scale.base_width,
         "norm": scale.norm,
@@ -306,11 +320,13 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
         ctx.step_taken()?;
     };
     bar.finish();
-    let (model, train_eval, test) = evaluate(model, ctx.data, ctx.scale.chunk_size, &ctx.device, true);
+    let (model, train_eval, test) = evaluate(model, ctx.data, &ctx.data.test, ctx.scale.chunk_size, &ctx.device, true);
+    // The BatchNorm statistics are already recalibrated: only the curve's images are new.
+    let test_curve = accuracy(&model, &ctx.data.test_curve, ctx.scale.chunk_size, &ctx.device);
     let summary = Phase1Summary {
         epochs: state.epoch,
         reached_full_accuracy: reached,
-        train_accuracy: train_accuracy,
+        train_accuracy,
         train_accuracy_eval: train_eval,
         test_accuracy: test,
         expected_loss: last_loss,
@@ -318,6 +334,9 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
         wall_seconds: prior_wall + start.elapsed().as_secs_f64(),
         dataset: ctx.data.label(),
         n_test: ctx.data.test.len(),
+        test_accuracy_curve: test_curve,
+        n_test_curve: ctx.data.test_curve.len(),
+        is_cifar: ctx.data.is_cifar,
     };
     write_atomic(&model_path, &model.valid().into_record().into_bytes().context("serialising the phase-1 model")?)?;
     write_json(&summary_path, &summary)?;
@@ -356,12 +375,14 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
     let bar = ctx.bar(p2.epochs * per_epoch, &run.id);
     bar.set_position(state.epoch * per_epoch);
     let mut error = None;
+    let mut timing = RunTiming::default();
     'epochs: while state.epoch < p2.epochs {
         let streams = Streams::new(run.seed);
         let order = epoch_order(n, &mut streams.epoch_rng(RandomStream::DataOrder, state.epoch));
         let mut noise = streams.epoch_rng(RandomStream::LabelNoise, state.epoch);
         // Full batches only; the remainder (n mod batch) of the shuffled order is dropped.
         for idx in order.chunks_exact(p2.batch_size.min(n)) {
+            let step_start = Instant::now();
             let (x, y) = ctx.data.train.batch_images(idx, &ctx.device);
             let noisy = flip.flip(&y, &mut noise)?;
             let loss = hard.loss(model.forward(x), label_tensor(&noisy, &ctx.device));
@@ -372,16 +393,21 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(run.lr, model, grads);
+            timing.phase2_steps += step_start.elapsed().as_secs_f64();
+            timing.phase2_step_count += 1;
             state.steps += 1;
             bar.inc(1);
             ctx.step_taken()?;
         }
         state.epoch += 1;
         if state.epoch % p2.eval_every == 0 || state.epoch == p2.epochs {
-            let (m, _, test) = evaluate(model, ctx.data, ctx.scale.chunk_size, &ctx.device, false);
+            let eval_start = Instant::now();
+            let (m, _, test) = evaluate(model, ctx.data, &ctx.data.test_curve, ctx.scale.chunk_size, &ctx.device, false);
             model = m;
             state.eval_epochs.push(state.epoch);
             state.test_accuracy.push(test);
+            timing.curve_evals += eval_start.elapsed().as_secs_f64();
+            timing.curve_eval_count += 1;
             bar.set_message(format!("test acc {:.1}%", 100.0 * test));
         }
         state.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
@@ -400,16 +426,22 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
         phase3_steps: 0,
         error: error.clone(),
         wall_seconds: 0.0,
+        timing: RunTiming::default(),
     };
     if error.is_none() {
         let model = recalibrate_bn(model, &ctx.data.train, ctx.scale.chunk_size, &ctx.device);
         summary.train_accuracy_phase2 = accuracy(&model, &ctx.data.train, ctx.scale.chunk_size, &ctx.device);
+        let phase3_start = Instant::now();
         let (model, steps) = phase3(ctx, model)?;
+        timing.phase3 = phase3_start.elapsed().as_secs_f64();
         summary.phase3_steps = steps;
-        let (_, train, test) = evaluate(model, ctx.data, ctx.scale.chunk_size, &ctx.device, true);
+        let eval_start = Instant::now();
+        let (_, train, test) = evaluate(model, ctx.data, &ctx.data.test, ctx.scale.chunk_size, &ctx.device, true);
         summary.train_accuracy_projected = train;
         summary.test_accuracy_projected = test;
+        timing.final_eval = eval_start.elapsed().as_secs_f64();
     }
+    summary.timing = timing;
     summary.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
     write_atomic(&dir.join("metrics.csv"), metrics_csv(&summary).as_bytes())?;
     write_json(&dir.join("summary.json"), &summary)?;
@@ -463,7 +495,7 @@ pub fn train(ctx: &TrainCtx<'_, ResnetExp>, todo: &[&Job]) -> anyhow::Result<()>
     let runs = scale.runs();
     for job in todo {
         let run = runs.iter().find(|r| r.id == job.id).expect("a job per run");
-        train_run(&mut run_ctx, out, run, p1.test_accuracy)?;
+        train_run(&mut run_ctx, out, run, p1.test_accuracy_curve)?;
         ctx.progress.job_done();
     }
     Ok(())
