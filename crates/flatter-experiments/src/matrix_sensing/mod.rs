@@ -744,4 +744,4 @@ mod tests {
     }
 }
 
-crate::harness::config::experiment_file!(MsExperiment, MsScale);
+crate::harness::config::experiment_file!(MsExperiment, MsScale, rules);

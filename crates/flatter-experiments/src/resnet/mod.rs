@@ -757,4 +757,4 @@ mod tests {
     }
 }
 
-crate::harness::config::experiment_file!(ResnetExperiment, ResnetScale);
+crate::harness::config::experiment_file!(ResnetExperiment, ResnetScale, rules);

@@ -150,7 +150,7 @@ pub struct TheoryExperiment {
     pub paper: TheoryScale,
 }
 
-crate::harness::config::experiment_file!(TheoryExperiment, TheoryScale);
+crate::harness::config::experiment_file!(TheoryExperiment, TheoryScale, rules);
 
 /// One finite-difference run: every Jacobian of one η.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

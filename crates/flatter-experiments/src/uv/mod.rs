@@ -674,4 +674,4 @@ mod tests {
     }
 }
 
-crate::harness::config::experiment_file!(UvExperiment, UvScale);
+crate::harness::config::experiment_file!(UvExperiment, UvScale, rules);
