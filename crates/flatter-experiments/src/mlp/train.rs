@@ -239,7 +239,11 @@ pub fn train_run(
         CleanLoss::CrossEntropy => ExpectedLoss::hard(10)?,
     };
     let mut optim = HeavyBallConfig::new(MomentumRule::fixed(run.beta)?).init()?;
-    let mut model = valley.clone();
+    // Fresh autodiff leaves (same values): runs train on worker threads from
+    // one valley, and leaves shared between threads join their graphs in
+    // burn-autodiff, which once deadlocked two workers and let one worker's
+    // results differ between runs (docs/notes/autodiff-deadlock.md).
+    let mut model = valley.clone().fork(&device);
     let start_test_accuracy = accuracy(&model.valid(), &data.test, &plain);
     let mut points = vec![EpochPoint { epoch: 0, train_loss: f64::NAN, test_accuracy: start_test_accuracy }];
     let total = scale.epochs_noisy + scale.epochs_clean;
