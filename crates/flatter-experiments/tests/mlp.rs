@@ -30,8 +30,16 @@ fn smoke() -> MlpScale {
     experiment().scale(Scale::Smoke).clone()
 }
 
+/// The tests of this file train models in one process, and Burn's device
+/// RNG, which seeds a model's initialisation, is one per device: two tests
+/// initialising at once interleave their draws and get other weights. They
+/// take this lock so that each initialises alone (a test artefact: the
+/// experiment binary initialises one model at a time).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn valley_reaches_100_percent_and_the_checkpoint_round_trips() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let scale = smoke();
     let backend = BackendKind::DEFAULT;
     let data = load_data(&scale, None).unwrap();
@@ -54,6 +62,7 @@ fn valley_reaches_100_percent_and_the_checkpoint_round_trips() {
 
 #[test]
 fn smoke_scale_end_to_end_resume_and_shards() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let exp = experiment();
     let scale = exp.scale(Scale::Smoke).clone();
     let out = tempfile::tempdir().unwrap();
