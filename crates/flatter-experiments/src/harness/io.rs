@@ -36,13 +36,17 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {
     move |source| IoError::Io { path: path.to_path_buf(), source }
 }
 
-/// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename),
-/// creating the parent directory.
+/// The suffix of a temporary file of process `pid`: `.<name>.tmp.<pid>`.
+const TMP_MARK: &str = ".tmp.";
+
+/// Writes `bytes` to `path` atomically (temporary sibling, fsync, rename,
+/// fsync of the directory so the rename itself is durable), creating the
+/// parent directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -52,7 +56,47 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map_err(io_err(path))
+    result.map_err(io_err(path))?;
+    fsync_dir(dir)
+}
+
+/// Flushes a directory's entries (a rename or a new file in it) to disk.
+pub fn fsync_dir(dir: &Path) -> Result<(), IoError> {
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+}
+
+/// Removes, anywhere under `root`, the temporary files ([`write_atomic`]'s
+/// `.<name>.tmp.<pid>`) of processes that no longer run: what a killed
+/// write leaves behind. A temporary of a live process (another shard writing
+/// now) is kept. Returns the paths removed. Where the process table cannot
+/// be read (no `/proc`), nothing is removed.
+pub fn sweep_temporaries(root: &Path) -> Vec<PathBuf> {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return Vec::new();
+    }
+    let mut removed = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix('.').and_then(|n| n.rsplit_once(TMP_MARK)).map(|(_, pid)| pid);
+            if let Some(pid) = pid.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                && !proc.join(pid).exists()
+                && fs::remove_file(&path).is_ok()
+            {
+                removed.push(path);
+            }
+        }
+    }
+    removed
 }
 
 /// Writes `value` as pretty JSON, atomically.
@@ -89,6 +133,28 @@ mod tests {
         let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A temporary left by a process that is gone is removed; one of a live
+    /// process (this one) and ordinary files are kept.
+    #[test]
+    fn temporaries_of_dead_processes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("runs").join("r1");
+        fs::create_dir_all(&sub).unwrap();
+        // pid_max on Linux is at most 2^22, so this pid cannot be running.
+        let dead = sub.join(".summary.json.tmp.99999999");
+        let live = sub.join(format!(".summary.json.tmp.{}", std::process::id()));
+        let plain = sub.join("summary.json.tmp.1");
+        for p in [&dead, &live, &plain] {
+            fs::write(p, b"x").unwrap();
+        }
+        let removed = sweep_temporaries(dir.path());
+        if Path::new("/proc/self").exists() {
+            assert_eq!(removed, vec![dead.clone()]);
+            assert!(!dead.exists());
+        }
+        assert!(live.exists() && plain.exists());
     }
 
     #[test]

@@ -251,6 +251,9 @@ pub fn lock_setup(out: &Path) -> Result<DirLock, PrepareError> {
 /// run is complete.
 pub fn prepare_out(out: &Path, config: &impl Serialize, force: bool, shard: Option<Shard>) -> Result<DirLock, PrepareError> {
     let lock = lock_dir(out, shard)?;
+    for path in crate::harness::io::sweep_temporaries(out) {
+        eprintln!("note: removed {}, a temporary file left by a killed write", path.display());
+    }
     let config_path = out.join("config.json");
     let wanted = serde_json::to_value(config)
         .map_err(|e| IoError::Parse { path: config_path.clone(), message: format!("serialising: {e}") })?;
