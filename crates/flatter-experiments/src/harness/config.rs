@@ -66,6 +66,9 @@ pub trait ScaleTable: serde::Serialize {
     fn jobs(&self) -> Vec<crate::harness::plan::Job>;
     /// Every run id of the scale, in the order the analysis reads the records.
     fn run_ids(&self) -> Vec<String>;
+    /// Every run with its config as JSON: what its `runs/<id>/config.json`
+    /// must hold for its record to count ([`crate::harness::plan::RunStore`]).
+    fn run_configs(&self) -> Vec<(String, serde_json::Value)>;
 }
 
 /// An experiment file with a table per scale.
@@ -93,7 +96,8 @@ pub trait ExperimentFile: DeserializeOwned {
 /// Declares an experiment file: `$file` (with `smoke`, `cpu` and `paper`
 /// fields of type `$table`) implements [`ExperimentFile`], `$table`
 /// implements [`ScaleTable`] through its inherent `validate`, `jobs` and
-/// `runs` (whose items have an `id`), and `$file` gets
+/// `runs` (whose items have an `id` and are what each run writes as its
+/// `config.json`), and `$file` gets
 /// `load(path)` (read and validate every table) and `scale(scale)`. With a
 /// third argument `rules`, the file's `rules` field (a `[rules]` table with
 /// an inherent `validate`) is checked on load too.
@@ -124,6 +128,15 @@ macro_rules! experiment_file {
             }
             fn run_ids(&self) -> Vec<String> {
                 <$table>::runs(self).into_iter().map(|r| r.id).collect()
+            }
+            fn run_configs(&self) -> Vec<(String, serde_json::Value)> {
+                <$table>::runs(self)
+                    .into_iter()
+                    .map(|r| {
+                        let json = serde_json::to_value(&r).expect("a run's config serialises to JSON");
+                        (r.id, json)
+                    })
+                    .collect()
             }
         }
 

@@ -107,6 +107,28 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), IoError> {
     write_atomic(path, text.as_bytes())
 }
 
+/// Writes a record that will be read back into `T` (a run summary, a
+/// checkpoint's state): as [`write_json`], after checking that the text
+/// parses into `T` again. A record that would not (a NaN written as `null`
+/// into a plain `f64` field, see [`crate::harness::real`]) is an error naming
+/// the file and is not written, so the store never holds a record it cannot
+/// read.
+pub fn write_record<T: Serialize + DeserializeOwned>(path: &Path, value: &T) -> Result<(), IoError> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| IoError::Parse { path: path.to_path_buf(), message: format!("serialising: {e}") })?;
+    if let Err(e) = serde_json::from_str::<T>(&text) {
+        return Err(IoError::Parse {
+            path: path.to_path_buf(),
+            message: format!(
+                "refusing to write a record that would not read back ({e}); a float that can be NaN or infinite needs \
+                 #[serde(with = \"crate::harness::real\")]"
+            ),
+        });
+    }
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
 /// Reads JSON into `T`, with the path in any error.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, IoError> {
     let text = fs::read_to_string(path).map_err(io_err(path))?;

@@ -30,6 +30,7 @@ pub mod io;
 pub mod plan;
 #[cfg(feature = "train")]
 pub mod progress;
+pub mod real;
 pub mod report;
 pub mod scale;
 pub mod setup;
@@ -46,7 +47,7 @@ pub use activation::Activation;
 pub use claims::{Criterion, FigureRef, SummaryHeader};
 pub use config::{ExperimentFile, ScaleTable};
 pub use io::IoError;
-use plan::{Job, Shard, all_complete, prepare_out, read_summaries, validate_jobs};
+use plan::{Job, RunStore, Shard, prepare_out, read_summaries, validate_jobs};
 pub use scale::Scale;
 
 /// The exponent of the scaling rule 1 − β = C·η^γ that the paper derives
@@ -100,13 +101,9 @@ impl<S> Outcome<S> {
     }
 }
 
-/// The partial outcome of `jobs` in `out`.
-pub fn partial<S>(jobs: &[Job], out: &Path) -> Outcome<S> {
-    let runs = jobs.iter().flat_map(|j| &j.runs);
-    Outcome::Partial {
-        complete_runs: runs.clone().filter(|r| plan::is_complete(out, r)).count(),
-        total_runs: runs.count(),
-    }
+/// The partial outcome of `jobs` in the store.
+pub fn partial<S>(jobs: &[Job], store: &RunStore<'_>) -> Outcome<S> {
+    Outcome::Partial { complete_runs: store.count_complete(jobs), total_runs: jobs.iter().map(|j| j.runs.len()).sum() }
 }
 
 /// Everything one invocation says: which scale, where, how, on what.
@@ -229,11 +226,12 @@ pub fn run_loaded<E: Experiment>(file: &E::File, inv: &Invocation) -> anyhow::Re
     validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("{name} [{scale_name}]: {e}"))?;
     let out = inv.out.as_path();
     let _lock = prepare_out(out, &(scale_name, scale), inv.opts.force, inv.opts.shard)?;
+    let store = RunStore::new::<E::RunSummary>(out, scale.run_configs());
     if !inv.opts.analyse_only {
-        train::<E>(scale_name, scale, &jobs, inv)?;
+        train::<E>(scale_name, scale, &jobs, &store, inv)?;
     }
-    if !all_complete(&jobs, out) {
-        return Ok(partial(&jobs, out));
+    if !store.all_complete(&jobs) {
+        return Ok(partial(&jobs, &store));
     }
     let runs: Vec<E::RunSummary> = read_summaries(out, scale.run_ids())?;
     let ctx = AnalyseCtx::<E> { scale_name, file, scale, out, backend: &inv.backend };
@@ -243,9 +241,9 @@ pub fn run_loaded<E: Experiment>(file: &E::File, inv: &Invocation) -> anyhow::Re
 }
 
 #[cfg(feature = "train")]
-fn train<E: Experiment>(scale_name: Scale, scale: &Table<E>, jobs: &[Job], inv: &Invocation) -> anyhow::Result<()> {
+fn train<E: Experiment>(scale_name: Scale, scale: &Table<E>, jobs: &[Job], store: &RunStore<'_>, inv: &Invocation) -> anyhow::Result<()> {
     let out = inv.out.as_path();
-    let selection = plan::select(jobs, out, inv.opts.shard, inv.opts.force);
+    let selection = plan::select(jobs, store, inv.opts.shard, inv.opts.force)?;
     if selection.todo.is_empty() {
         return Ok(());
     }
@@ -259,8 +257,8 @@ fn train<E: Experiment>(scale_name: Scale, scale: &Table<E>, jobs: &[Job], inv: 
 }
 
 #[cfg(not(feature = "train"))]
-fn train<E: Experiment>(_: Scale, _: &Table<E>, jobs: &[Job], inv: &Invocation) -> anyhow::Result<()> {
-    let todo = plan::select(jobs, &inv.out, inv.opts.shard, inv.opts.force).todo.len();
+fn train<E: Experiment>(_: Scale, _: &Table<E>, jobs: &[Job], store: &RunStore<'_>, inv: &Invocation) -> anyhow::Result<()> {
+    let todo = plan::select(jobs, store, inv.opts.shard, inv.opts.force)?.todo.len();
     anyhow::ensure!(
         todo == 0,
         "{} has {todo} jobs to train, and this build of flatter-experiments has no `train` feature",

@@ -4,29 +4,39 @@
 //! An experiment expands its config into [`Job`]s. A job is a list of runs
 //! that are trained together (one batched program, or one process), each
 //! with a stable id. A run's files live in `<out>/runs/<run-id>/`, and its
-//! `summary.json` is written last and atomically: a run is complete exactly
-//! when that file exists and parses. A job is complete when all its runs are.
+//! `summary.json` is written last and atomically. A run is complete exactly
+//! when that file parses into the experiment's run-record type and the run's
+//! `config.json` is the config the plan expects for it ([`RunStore`]); a
+//! summary that fails either test is moved aside (`summary.json.corrupt-<t>`
+//! or `.stale-<t>`) with a warning, and the run is retrained. A job is
+//! complete when all its runs are.
 //!
 //! - Resuming: [`select`] skips complete jobs unless `force`.
 //! - Sharding: `--shard i/n` takes the jobs at positions `i − 1, i − 1 + n, …`
 //!   of the deterministic job list, so the shards partition the jobs and each
 //!   run belongs to exactly one shard.
 //! - A results directory is locked while a process writes it
-//!   ([`prepare_out`]): an unsharded process holds it exclusively; shards
-//!   hold it shared plus an exclusive lock of their own shard, so different
-//!   shards of one experiment can write one directory at once (their jobs are
-//!   disjoint) but the same shard cannot run twice. The directory holds the
-//!   config it was made with; a different config is an error unless `force`,
-//!   which then discards the old runs.
+//!   ([`lock_dir`]): an unsharded process holds it exclusively; shards of an
+//!   n-way split hold it shared, plus the split's lock shared and their own
+//!   shard's exclusively. So the shards of one split can write one directory
+//!   at once (their jobs are disjoint), but the same shard cannot run twice,
+//!   and shards of different splits (1/2 beside 1/3, whose jobs overlap)
+//!   cannot run at once. The directory holds the config it was made with
+//!   (which fixes the job list); a different config is an error unless
+//!   `force`, which then discards the old runs, and only as the one writer
+//!   (the exclusive lock).
 
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde::Serialize;
+use std::collections::BTreeMap;
 
-use crate::harness::io::{IoError, write_json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::harness::io::{IoError, write_json, write_record};
 
 /// One shard `index` of `count` (1-based), as `--shard index/count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,35 +95,120 @@ pub fn run_summary_path(out: &Path, run_id: &str) -> PathBuf {
 }
 
 /// Writes a finished run: `config.json`, `metrics.csv`, then `summary.json`
-/// last, each atomically, so the run reads as complete only once all are there.
-pub fn write_run(out: &Path, run_id: &str, config: &impl Serialize, metrics_csv: &str, summary: &impl Serialize) -> Result<(), IoError> {
+/// last, each atomically, so the run reads as complete only once all are
+/// there. The summary must read back into its own type
+/// ([`crate::harness::io::write_record`]).
+pub fn write_run<S: Serialize + DeserializeOwned>(out: &Path, run_id: &str, config: &impl Serialize, metrics_csv: &str, summary: &S) -> Result<(), IoError> {
     let dir = run_dir(out, run_id);
     write_json(&dir.join("config.json"), config)?;
     crate::harness::io::write_atomic(&dir.join("metrics.csv"), metrics_csv.as_bytes())?;
-    write_json(&dir.join("summary.json"), summary)
+    write_record(&dir.join("summary.json"), summary)
 }
 
 /// The summaries of `run_ids`, in order.
-pub fn read_summaries<T: serde::de::DeserializeOwned>(out: &Path, run_ids: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Vec<T>, IoError> {
+pub fn read_summaries<T: DeserializeOwned>(out: &Path, run_ids: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Vec<T>, IoError> {
     run_ids.into_iter().map(|id| crate::harness::io::read_json(&run_summary_path(out, id.as_ref()))).collect()
 }
 
-/// Whether a run is complete: its summary exists and is valid JSON. (Atomic
-/// writes make a torn summary impossible; the parse guards against a file
-/// from elsewhere.)
-pub fn is_complete(out: &Path, run_id: &str) -> bool {
-    fs::read_to_string(run_summary_path(out, run_id))
-        .is_ok_and(|text| serde_json::from_str::<serde_json::Value>(&text).is_ok())
+/// What a run's directory holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// No `summary.json`: not trained, or interrupted.
+    Missing,
+    /// A summary that parses into the run-record type, next to the expected config.
+    Complete,
+    /// A `summary.json` that cannot be read or does not parse (why).
+    Unreadable(String),
+    /// A readable summary whose `config.json` is missing or is not the
+    /// config the plan has for this run (e.g. merged from a shard that ran
+    /// another config).
+    OtherConfig,
 }
 
-/// Whether every run of `job` is complete.
-pub fn job_complete(out: &Path, job: &Job) -> bool {
-    job.runs.iter().all(|r| is_complete(out, r))
+/// The runs of an experiment as the plan expects them: each run's config
+/// (what its `config.json` must hold) and the type its summary must parse
+/// into. The one judge of completeness, for training, resuming, shards and
+/// the report.
+pub struct RunStore<'a> {
+    out: &'a Path,
+    configs: BTreeMap<String, serde_json::Value>,
+    parses: fn(&str) -> Result<(), String>,
 }
 
-/// Whether every run of every job is complete.
-pub fn all_complete(jobs: &[Job], out: &Path) -> bool {
-    jobs.iter().all(|j| job_complete(out, j))
+fn parses_as<T: DeserializeOwned>(text: &str) -> Result<(), String> {
+    serde_json::from_str::<T>(text).map(drop).map_err(|e| e.to_string())
+}
+
+impl<'a> RunStore<'a> {
+    /// The store in `out` whose run records have type `T` and whose runs
+    /// have the given configs (run id, the config as JSON).
+    pub fn new<T: DeserializeOwned>(out: &'a Path, configs: impl IntoIterator<Item = (String, serde_json::Value)>) -> Self {
+        RunStore { out, configs: configs.into_iter().collect(), parses: parses_as::<T> }
+    }
+
+    /// The results directory.
+    pub fn out(&self) -> &Path {
+        self.out
+    }
+
+    /// What `run_id`'s directory holds.
+    pub fn state(&self, run_id: &str) -> RunState {
+        let text = match fs::read_to_string(run_summary_path(self.out, run_id)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return RunState::Missing,
+            Err(e) => return RunState::Unreadable(e.to_string()),
+        };
+        if let Err(why) = (self.parses)(&text) {
+            return RunState::Unreadable(why);
+        }
+        if let Some(want) = self.configs.get(run_id) {
+            let have = fs::read_to_string(run_dir(self.out, run_id).join("config.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+            if have.as_ref() != Some(want) {
+                return RunState::OtherConfig;
+            }
+        }
+        RunState::Complete
+    }
+
+    /// Whether a run is complete.
+    pub fn is_complete(&self, run_id: &str) -> bool {
+        self.state(run_id) == RunState::Complete
+    }
+
+    /// Whether every run of `job` is complete.
+    pub fn job_complete(&self, job: &Job) -> bool {
+        job.runs.iter().all(|r| self.is_complete(r))
+    }
+
+    /// Whether every run of every job is complete.
+    pub fn all_complete(&self, jobs: &[Job]) -> bool {
+        jobs.iter().all(|j| self.job_complete(j))
+    }
+
+    /// Runs complete on disk, of those in `jobs`.
+    pub fn count_complete(&self, jobs: &[Job]) -> usize {
+        jobs.iter().flat_map(|j| &j.runs).filter(|r| self.is_complete(r)).count()
+    }
+
+    /// Moves an unreadable or stale summary aside (`summary.json.corrupt-<t>`
+    /// or `summary.json.stale-<t>`, t in Unix seconds) so the run is
+    /// retrained, and warns naming it. Returns where it went, or `None` when
+    /// the run is missing or complete.
+    pub fn set_aside(&self, run_id: &str) -> Result<Option<PathBuf>, IoError> {
+        let (tag, why) = match self.state(run_id) {
+            RunState::Missing | RunState::Complete => return Ok(None),
+            RunState::Unreadable(why) => ("corrupt", why),
+            RunState::OtherConfig => ("stale", "its config.json is missing or is not this run's config".to_string()),
+        };
+        let from = run_summary_path(self.out, run_id);
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let to = from.with_file_name(format!("summary.json.{tag}-{secs}"));
+        fs::rename(&from, &to).map_err(|source| IoError::Io { path: from.clone(), source })?;
+        eprintln!("warning: {} was not a usable run record ({why}); moved to {} and the run will be retrained", from.display(), to.display());
+        Ok(Some(to))
+    }
 }
 
 /// What one process must train.
@@ -128,19 +223,27 @@ pub struct Selection {
 }
 
 /// The jobs this process trains: those of `shard` (all when `None`) that
-/// are not complete (all of them when `force`).
-pub fn select(jobs: &[Job], out: &Path, shard: Option<Shard>, force: bool) -> Selection {
+/// are not complete (all of them when `force`). Unusable summaries of this
+/// shard's runs are moved aside first ([`RunStore::set_aside`]).
+pub fn select(jobs: &[Job], store: &RunStore<'_>, shard: Option<Shard>, force: bool) -> Result<Selection, IoError> {
     let mut sel = Selection { todo: Vec::new(), skipped_complete: 0, other_shards: 0 };
     for (i, job) in jobs.iter().enumerate() {
         if shard.is_some_and(|s| !s.contains(i)) {
             sel.other_shards += 1;
-        } else if !force && job_complete(out, job) {
+            continue;
+        }
+        if !force {
+            for run in &job.runs {
+                store.set_aside(run)?;
+            }
+        }
+        if !force && store.job_complete(job) {
             sel.skipped_complete += 1;
         } else {
             sel.todo.push(i);
         }
     }
-    sel
+    Ok(sel)
 }
 
 /// Checks that job and run ids are unique and usable as directory names.
@@ -175,6 +278,25 @@ pub enum PrepareError {
     /// Another process holds the lock.
     #[error("{0} is being written by another process (it holds {1})")]
     Busy(PathBuf, String),
+    /// Shards of another split are writing the directory.
+    #[error(
+        "{dir} is being written by shards of a {running}-way split (…/{running}); shard {wanted} would overlap their jobs. \
+         Use --shard i/{running}, or wait for them to finish"
+    )]
+    OtherSplit {
+        /// The results directory.
+        dir: PathBuf,
+        /// The split that is running.
+        running: usize,
+        /// The shard that was asked for.
+        wanted: Shard,
+    },
+    /// `--force` with a changed config would delete files other shards are writing.
+    #[error(
+        "{0}: --force with a changed config discards every run, so it must be the only writer, \
+         but shards are writing it now; wait for them, or choose another --out"
+    )]
+    ForceWhileShared(PathBuf),
     /// The directory was made with another config.
     #[error(
         "{dir} holds results made with a different config (see {dir}/config.json); \
@@ -216,16 +338,45 @@ fn try_lock(out: &Path, name: &str, shared: bool) -> Result<fs::File, PrepareErr
     }
 }
 
-/// Locks `out` for writing, or fails at once if that would collide: without
-/// a shard, `out/.lock` exclusively; with shard i/n, `out/.lock` shared and
-/// `out/.lock-shard-i-of-n` exclusively.
+/// The lock file every shard of an n-way split holds shared.
+fn split_lock_name(count: usize) -> String {
+    format!(".lock-split-{count}")
+}
+
+/// Locks `out` for writing, or fails at once if that would collide:
+/// - without a shard, `out/.lock` exclusively;
+/// - with shard i/n, `out/.lock` shared, `out/.lock-split-n` shared and
+///   `out/.lock-shard-i-of-n` exclusively, after checking that no shard of
+///   another split m ≠ n holds its `.lock-split-m`. Each process takes its
+///   own split lock before it checks the others, so of two splits started
+///   at once at least one sees the other and refuses.
 pub fn lock_dir(out: &Path, shard: Option<Shard>) -> Result<DirLock, PrepareError> {
-    Ok(DirLock {
-        _files: match shard {
-            None => vec![try_lock(out, ".lock", false)?],
-            Some(s) => vec![try_lock(out, ".lock", true)?, try_lock(out, &format!(".lock-shard-{}-of-{}", s.index, s.count), false)?],
-        },
-    })
+    let Some(s) = shard else {
+        return Ok(DirLock { _files: vec![try_lock(out, ".lock", false)?] });
+    };
+    let dir_lock = try_lock(out, ".lock", true)?;
+    let split = try_lock(out, &split_lock_name(s.count), true)?;
+    let entries = fs::read_dir(out).map_err(|source| IoError::Io { path: out.to_path_buf(), source })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(other) = name.strip_prefix(".lock-split-").and_then(|n| n.parse::<usize>().ok()) else { continue };
+        if other == s.count {
+            continue;
+        }
+        if try_lock(out, &name, false).is_err() {
+            return Err(PrepareError::OtherSplit { dir: out.to_path_buf(), running: other, wanted: s });
+        }
+    }
+    let own = try_lock(out, &format!(".lock-shard-{}-of-{}", s.index, s.count), false)?;
+    Ok(DirLock { _files: vec![dir_lock, split, own] })
+}
+
+/// Whether some process is writing `out` now (holds any lock of
+/// [`lock_dir`]); the report says "in progress" for such an experiment.
+pub fn being_written(out: &Path) -> bool {
+    let path = out.join(".lock");
+    let Ok(file) = fs::OpenOptions::new().write(true).open(&path) else { return false };
+    matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock))
 }
 
 /// Waits for, then holds, the exclusive lock on `out/.setup.lock` while a
@@ -244,11 +395,13 @@ pub fn lock_setup(out: &Path) -> Result<DirLock, PrepareError> {
 /// - A missing `config.json` is written.
 /// - An equal one keeps every complete run (resuming).
 /// - A different one is an error, unless `force`: then `runs/`, `setup/`,
-///   `figures/` and the summary are removed before the new config is written.
+///   `figures/` and the summary are removed before the new config is
+///   written, which a shard may do only when it can take the directory's
+///   exclusive lock (no other writer).
 ///
 /// The experiment's `summary.json` is always removed, so a summary never
 /// describes a run set that is about to change; it is rewritten once every
-/// run is complete.
+/// run is complete. Temporaries of killed writers are swept.
 pub fn prepare_out(out: &Path, config: &impl Serialize, force: bool, shard: Option<Shard>) -> Result<DirLock, PrepareError> {
     let lock = lock_dir(out, shard)?;
     for path in crate::harness::io::sweep_temporaries(out) {
@@ -275,6 +428,15 @@ pub fn prepare_out(out: &Path, config: &impl Serialize, force: bool, shard: Opti
         Some(Some(v)) if v == wanted => {}
         None => write_json(&config_path, &wanted)?,
         Some(_) if force => {
+            if shard.is_some() {
+                // Upgrade the shared `.lock` to exclusive: refused while any
+                // other shard holds it.
+                match lock._files[0].try_lock() {
+                    Ok(()) => {}
+                    Err(fs::TryLockError::WouldBlock) => return Err(PrepareError::ForceWhileShared(out.to_path_buf())),
+                    Err(fs::TryLockError::Error(source)) => return Err(IoError::Io { path: out.join(".lock"), source }.into()),
+                }
+            }
             for sub in ["runs", "setup", "figures"] {
                 remove(out.join(sub))?;
             }
@@ -303,6 +465,10 @@ mod tests {
         }
     }
 
+    fn store(out: &Path) -> RunStore<'_> {
+        RunStore::new::<i32>(out, [])
+    }
+
     #[test]
     fn shards_partition_the_jobs() {
         let dir = tempfile::tempdir().unwrap();
@@ -310,7 +476,7 @@ mod tests {
         for count in 1..=4 {
             let mut seen = vec![0; all.len()];
             for index in 1..=count {
-                let sel = select(&all, dir.path(), Some(Shard { index, count }), false);
+                let sel = select(&all, &store(dir.path()), Some(Shard { index, count }), false).unwrap();
                 assert_eq!(sel.todo.len() + sel.other_shards, all.len());
                 for i in sel.todo {
                     seen[i] += 1;
@@ -324,15 +490,60 @@ mod tests {
     fn complete_jobs_are_skipped_unless_forced() {
         let dir = tempfile::tempdir().unwrap();
         let all = jobs(3);
+        let st = store(dir.path());
         write_json(&run_summary_path(dir.path(), "j1-a"), &1).unwrap();
-        assert_eq!(select(&all, dir.path(), None, false).todo, vec![0, 1, 2], "half a job is not complete");
+        assert_eq!(select(&all, &st, None, false).unwrap().todo, vec![0, 1, 2], "half a job is not complete");
         write_json(&run_summary_path(dir.path(), "j1-b"), &2).unwrap();
-        let sel = select(&all, dir.path(), None, false);
+        let sel = select(&all, &st, None, false).unwrap();
         assert_eq!((sel.todo, sel.skipped_complete), (vec![0, 2], 1));
-        assert_eq!(select(&all, dir.path(), None, true).todo, vec![0, 1, 2]);
-        // A torn or foreign file is not a summary.
-        fs::write(run_summary_path(dir.path(), "j1-b"), b"{").unwrap();
-        assert!(!is_complete(dir.path(), "j1-b"));
+        assert_eq!(select(&all, &st, None, true).unwrap().todo, vec![0, 1, 2]);
+    }
+
+    /// Issue 17: a summary that is valid JSON but not a run record (`{}`, or a
+    /// record with a `null` where a number belongs) used to count as complete
+    /// forever, so the experiment could never be analysed. It is now not
+    /// complete, is moved aside with its reason, and the job is retrained.
+    #[test]
+    fn an_unreadable_summary_is_moved_aside_and_retrained() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = jobs(2);
+        let st = store(dir.path());
+        for (run, text) in [("j0-a", "{}"), ("j0-b", "null"), ("j1-a", "{")] {
+            write_json(&run_summary_path(dir.path(), run), &0).unwrap();
+            fs::write(run_summary_path(dir.path(), run), text).unwrap();
+            assert!(matches!(st.state(run), RunState::Unreadable(_)), "{run}: {text}");
+        }
+        write_json(&run_summary_path(dir.path(), "j1-b"), &7).unwrap();
+        let sel = select(&all, &st, None, false).unwrap();
+        assert_eq!(sel.todo, vec![0, 1]);
+        for run in ["j0-a", "j0-b", "j1-a"] {
+            assert_eq!(st.state(run), RunState::Missing, "{run} was moved aside");
+            let aside: Vec<String> = fs::read_dir(run_dir(dir.path(), run))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(aside.iter().any(|n| n.starts_with("summary.json.corrupt-")), "{run}: {aside:?}");
+        }
+        assert!(st.is_complete("j1-b"), "a good record is kept");
+    }
+
+    /// A record whose `config.json` is not the run's config (a shard merged
+    /// from a run of another config) is not complete; with its config it is.
+    #[test]
+    fn a_record_of_another_config_is_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = serde_json::json!({"id": "r", "lr": 0.1});
+        let st = RunStore::new::<i32>(dir.path(), [("r".to_string(), config.clone())]);
+        write_json(&run_summary_path(dir.path(), "r"), &1).unwrap();
+        assert_eq!(st.state("r"), RunState::OtherConfig, "no config.json");
+        write_json(&run_dir(dir.path(), "r").join("config.json"), &serde_json::json!({"id": "r", "lr": 0.2})).unwrap();
+        assert_eq!(st.state("r"), RunState::OtherConfig);
+        write_json(&run_dir(dir.path(), "r").join("config.json"), &config).unwrap();
+        assert_eq!(st.state("r"), RunState::Complete);
+        write_json(&run_dir(dir.path(), "r").join("config.json"), &serde_json::json!({"id": "r", "lr": 0.3})).unwrap();
+        let to = st.set_aside("r").unwrap().unwrap();
+        assert!(to.file_name().unwrap().to_string_lossy().starts_with("summary.json.stale-"), "{to:?}");
+        assert_eq!(st.state("r"), RunState::Missing);
     }
 
     #[test]
@@ -351,6 +562,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("exp");
         drop(prepare_out(&out, &("cfg", 1), false, None).unwrap());
+        let is_complete = |out: &Path, run: &str| store(out).is_complete(run);
         write_json(&run_summary_path(&out, "r"), &1).unwrap();
         write_json(&out.join("summary.json"), &"old").unwrap();
         drop(prepare_out(&out, &("cfg", 1), false, None).unwrap());
@@ -367,16 +579,59 @@ mod tests {
     fn a_second_writer_is_refused_but_other_shards_may_write() {
         let dir = tempfile::tempdir().unwrap();
         let held = lock_dir(dir.path(), None).unwrap();
+        assert!(being_written(dir.path()));
         let err = lock_dir(dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("another process"), "{err}");
         assert!(lock_dir(dir.path(), Some(Shard { index: 1, count: 2 })).is_err(), "a shard waits for an unsharded writer");
         drop(held);
+        assert!(!being_written(dir.path()));
         let one = lock_dir(dir.path(), Some(Shard { index: 1, count: 2 })).unwrap();
         let two = lock_dir(dir.path(), Some(Shard { index: 2, count: 2 })).expect("different shards write at once");
+        assert!(being_written(dir.path()), "the report sees shards at work");
         let err = lock_dir(dir.path(), Some(Shard { index: 2, count: 2 })).unwrap_err().to_string();
         assert!(err.contains(".lock-shard-2-of-2"), "the same shard twice: {err}");
         assert!(lock_dir(dir.path(), None).is_err(), "no unsharded writer while shards run");
         drop((one, two));
         lock_dir(dir.path(), None).unwrap();
+    }
+
+    /// Issue 17: shards 1/2 and 1/3 overlap in jobs (position 0 is in both),
+    /// and were both allowed to write. Shards of different splits now refuse
+    /// each other, naming the split that runs; after it ends the other may go.
+    #[test]
+    fn shards_of_different_splits_refuse_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let half = lock_dir(dir.path(), Some(Shard { index: 1, count: 2 })).unwrap();
+        let err = lock_dir(dir.path(), Some(Shard { index: 1, count: 3 })).unwrap_err().to_string();
+        assert!(err.contains("2-way split") && err.contains("1/3"), "{err}");
+        let other_half = lock_dir(dir.path(), Some(Shard { index: 2, count: 2 })).expect("the same split may run");
+        drop((half, other_half));
+        let third = lock_dir(dir.path(), Some(Shard { index: 1, count: 3 })).expect("the 2-way split has ended");
+        assert!(lock_dir(dir.path(), Some(Shard { index: 2, count: 2 })).is_err(), "and now 3 keeps 2 out");
+        drop(third);
+    }
+
+    /// Issue 17: `--force` with a changed config deletes `runs/`; a shard
+    /// doing that held only the shared lock, so it could delete another
+    /// shard's files mid-write. It must now be the only writer.
+    #[test]
+    fn force_with_a_new_config_needs_to_be_the_only_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("exp");
+        let (one, two) = (Some(Shard { index: 1, count: 2 }), Some(Shard { index: 2, count: 2 }));
+        drop(prepare_out(&out, &1, false, None).unwrap());
+        let running = prepare_out(&out, &1, false, two).unwrap();
+        write_json(&run_summary_path(&out, "being-written"), &1).unwrap();
+        let err = prepare_out(&out, &2, true, one).unwrap_err().to_string();
+        assert!(err.contains("only writer"), "{err}");
+        assert!(store(&out).is_complete("being-written"), "nothing was deleted");
+        drop(running);
+        drop(prepare_out(&out, &2, true, one).expect("alone, force may discard"));
+        assert!(!store(&out).is_complete("being-written"));
+        // With the same config, force retrains its own shard and deletes
+        // nothing, so it may run beside other shards.
+        let a = prepare_out(&out, &2, true, one).unwrap();
+        let b = prepare_out(&out, &2, true, two).unwrap();
+        drop((a, b));
     }
 }
