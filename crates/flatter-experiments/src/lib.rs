@@ -96,6 +96,12 @@ pub fn report(results: &Path, experiments: &Path, backend: &str) -> anyhow::Resu
         if !config_json.exists() || out.join("summary.json").exists() {
             continue;
         }
+        if harness::plan::being_written(&out) {
+            // Its writer analyses it when its runs are complete; the report
+            // says "in progress" for it and still covers the rest.
+            accounts.push(format!("{}: in progress in {} (another process is writing it)", e.name, out.display()));
+            continue;
+        }
         let (scale, _): (Scale, serde_json::Value) = harness::io::read_json(&config_json)?;
         let inv = Invocation {
             scale,
@@ -150,4 +156,27 @@ mod tests {
         assert!(err.contains("no-such-results") && err.contains("not a directory"), "{err}");
         assert!(!missing.exists());
     }
+
+    /// Issue 17: `report` while a shard wrote an experiment failed as a
+    /// whole. Now that experiment is "in progress" and the rest is reported;
+    /// an unreadable experiment summary is reported as such, not an error.
+    #[test]
+    fn report_says_in_progress_while_a_writer_holds_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let uv = dir.path().join("uv");
+        let lock = harness::plan::lock_dir(&uv, Some(harness::plan::Shard { index: 1, count: 2 })).unwrap();
+        std::fs::write(uv.join("config.json"), "[\"cpu\", {}]").unwrap();
+        harness::io::write_json(&harness::plan::run_summary_path(&uv, "r1"), &1).unwrap();
+        let ms = dir.path().join("matrix-sensing");
+        std::fs::create_dir_all(&ms).unwrap();
+        std::fs::write(ms.join("summary.json"), "{\"experiment\": 3}").unwrap();
+        let (accounts, written) = report(dir.path(), &root, "flex").unwrap();
+        assert!(accounts.iter().any(|a| a.contains("uv: in progress")), "{accounts:?}");
+        let md = std::fs::read_to_string(&written.md).unwrap();
+        assert!(md.contains("In progress: a process is writing `uv/` now (1 runs complete"), "{md}");
+        assert!(md.contains("Unreadable summary") && md.contains("matrix-sensing"), "{md}");
+        drop(lock);
+    }
 }
+

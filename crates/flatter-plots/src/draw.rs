@@ -41,13 +41,55 @@ pub(crate) fn png_bytes(fig: &Figure, x: &AxisPlan, y: &AxisPlan) -> Result<Vec<
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
         draw_figure(&root, fig, x, y)?;
     }
+    encode_png(&rgb, w, h)
+}
+
+/// The title and a message where the plot would be.
+fn draw_no_data<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, message: &str) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (w, h) = FIGURE_SIZE;
+    let centre = |size: f64| {
+        (FONT_FAMILY, size).into_font().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Center,
+        ))
+    };
+    root.draw_text(title, &centre(TITLE_SIZE), (w as i32 / 2, MARGIN as i32 + TITLE_SIZE as i32)).map_err(|e| e.to_string())?;
+    root.draw_text(message, &centre(AXIS_LABEL_SIZE), (w as i32 / 2, h as i32 / 2)).map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// [`draw_no_data`] as an SVG document.
+pub(crate) fn no_data_svg(title: &str, message: &str) -> Result<String, String> {
+    ensure_font()?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, FIGURE_SIZE).into_drawing_area();
+        draw_no_data(&root, title, message)?;
+    }
+    Ok(svg)
+}
+
+/// [`draw_no_data`] as PNG bytes.
+pub(crate) fn no_data_png(title: &str, message: &str) -> Result<Vec<u8>, String> {
+    ensure_font()?;
+    let (w, h) = FIGURE_SIZE;
+    let mut rgb = vec![255u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        draw_no_data(&root, title, message)?;
+    }
+    encode_png(&rgb, w, h)
+}
+
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, w, h);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(png::Compression::Balanced);
     let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-    writer.write_image_data(&rgb).map_err(|e| e.to_string())?;
+    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())?;
     Ok(out)
 }

@@ -242,6 +242,44 @@ impl Figure {
         }
     }
 
+    /// Removes the points that cannot be drawn (a non-finite coordinate or
+    /// error bar, a value ≤ 0 on a log axis) with their error bars, and
+    /// reference lines that cannot be drawn; returns how many points went.
+    /// For a results figure where a diverged run is a legitimate outcome, so
+    /// the figure is still written, and says what it omits.
+    pub fn drop_undrawable(&mut self) -> usize {
+        let (xlog, ylog) = (self.x_scale == Scale::Log10, self.y_scale == Scale::Log10);
+        let mut dropped = 0;
+        for s in &mut self.series {
+            let keep: Vec<bool> = s
+                .points
+                .iter()
+                .enumerate()
+                .map(|(i, &(x, y))| {
+                    let bar_ok = s.errors.as_ref().is_none_or(|e| e.get(i).is_some_and(|v| v.is_finite() && *v >= 0.0));
+                    x.is_finite() && y.is_finite() && !(xlog && x <= 0.0) && !(ylog && y <= 0.0) && bar_ok
+                })
+                .collect();
+            dropped += keep.iter().filter(|k| !**k).count();
+            let mut it = keep.iter();
+            s.points.retain(|_| *it.next().expect("one flag per point"));
+            if let Some(e) = &mut s.errors
+                && e.len() == keep.len()
+            {
+                let mut it = keep.iter();
+                e.retain(|_| *it.next().expect("one flag per bar"));
+            }
+        }
+        self.hlines.retain(|l| l.value.is_finite() && !(ylog && l.value <= 0.0));
+        self.vlines.retain(|l| l.value.is_finite() && !(xlog && l.value <= 0.0));
+        dropped
+    }
+
+    /// Whether any series has a point.
+    pub fn has_points(&self) -> bool {
+        self.series.iter().any(|s| !s.points.is_empty())
+    }
+
     /// Checks that every value can be drawn: all coordinates and error bars
     /// finite, error bars non-negative and one per point, values on a log
     /// axis positive, and at least one point in the figure.

@@ -66,3 +66,20 @@ pub fn render(fig: &Figure, path_without_extension: &Path) -> Result<Vec<PathBuf
     write::write_atomic(&png_path, &png)?;
     Ok(vec![svg_path, png_path])
 }
+
+/// Writes a figure that has no data to show, as
+/// `<path_without_extension>.svg` and `.png`: the title and, in the plot's
+/// place, `message` (e.g. "no data: every run diverged"). Results pipelines
+/// use it so that an outcome with nothing to plot still yields its figure
+/// files, saying why, instead of failing the analysis.
+pub fn render_no_data(title: &str, message: &str, path_without_extension: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let svg_path = write::with_suffix(path_without_extension, "svg");
+    let png_path = write::with_suffix(path_without_extension, "png");
+    let svg = draw::no_data_svg(title, message).map_err(|message| PlotError::Draw { path: svg_path.clone(), message })?;
+    let png = draw::no_data_png(title, message).map_err(|message| PlotError::Draw { path: png_path.clone(), message })?;
+    write::create_parent(&svg_path)?;
+    write::write_atomic(&svg_path, svg.as_bytes())?;
+    write::write_atomic(&png_path, &png)?;
+    Ok(vec![svg_path, png_path])
+}
+

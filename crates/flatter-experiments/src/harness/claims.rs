@@ -43,8 +43,10 @@ pub struct Criterion {
     /// The paper's (or theory's) value.
     pub paper: String,
     /// Our value, when numeric.
+    #[serde(with = "crate::harness::real::option")]
     pub measured: Option<f64>,
     /// Its standard error, when known.
+    #[serde(with = "crate::harness::real::option")]
     pub uncertainty: Option<f64>,
     /// The tolerance applied.
     pub tolerance: String,
@@ -56,7 +58,7 @@ pub struct Criterion {
     /// Theory's numeric value, when there is one: the report flags a
     /// measurement more than 3 standard errors from it even when it is
     /// inside the tolerance.
-    #[serde(default)]
+    #[serde(default, with = "crate::harness::real::option")]
     pub theory: Option<f64>,
 }
 
@@ -102,6 +104,20 @@ impl Criterion {
         }
     }
 
+    /// A NaN or infinite measurement (or uncertainty) is no measurement: it
+    /// cannot hold or fail, whatever a comparison with NaN computed. `holds`
+    /// becomes `None` and the tolerance says why (issue 17: a NaN used to
+    /// print as "–" beside a verdict computed from it). The harness settles
+    /// every criterion before a summary is written, and the report again
+    /// when it reads one.
+    pub fn settle(&mut self) {
+        let bad = |x: Option<f64>| x.is_some_and(|x| !x.is_finite());
+        if (bad(self.measured) || bad(self.uncertainty)) && self.holds.is_some() {
+            self.holds = None;
+            self.tolerance = format!("{} (not judged: the measurement is not finite)", self.tolerance);
+        }
+    }
+
     /// "yes", "NO" or "n/a": whether it holds, in one word.
     pub fn holds_word(&self) -> &'static str {
         match self.holds {
@@ -117,6 +133,8 @@ impl Criterion {
 pub fn fmt_value(x: Option<f64>) -> String {
     match x {
         None => "–".into(),
+        Some(x) if x.is_nan() => "NaN".into(),
+        Some(x) if x.is_infinite() => if x > 0.0 { "inf".into() } else { "-inf".into() },
         Some(x) if x == 0.0 => "0".into(),
         Some(x) if x.abs() < 1e-3 || x.abs() >= 1e4 => format!("{x:.2e}"),
         Some(x) => format!("{x:.3}"),
@@ -136,3 +154,28 @@ pub fn table(criteria: &[Criterion]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17: a NaN measurement printed as "–" beside a verdict computed
+    /// from the NaN. Settled, it prints as NaN and is not judged; a finite
+    /// measurement keeps its verdict.
+    #[test]
+    fn a_non_finite_measurement_is_not_judged() {
+        let mut c = Criterion { measured: Some(f64::NAN), holds: Some(false), tolerance: "|x| < 1".into(), ..Default::default() };
+        c.settle();
+        assert_eq!((c.holds, c.holds_word()), (None, "n/a"));
+        assert!(c.tolerance.contains("not finite"), "{}", c.tolerance);
+        assert!(table(&[c]).contains("NaN"));
+        let mut inf_se = Criterion { measured: Some(1.0), uncertainty: Some(f64::INFINITY), holds: Some(true), ..Default::default() };
+        inf_se.settle();
+        assert_eq!(inf_se.holds, None);
+        assert_eq!(fmt_value(Some(f64::NEG_INFINITY)), "-inf");
+        let mut fine = Criterion { measured: Some(0.5), uncertainty: Some(0.1), holds: Some(true), tolerance: "t".into(), ..Default::default() };
+        fine.settle();
+        assert_eq!((fine.holds, fine.tolerance.as_str()), (Some(true), "t"));
+    }
+}
+

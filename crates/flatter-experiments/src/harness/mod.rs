@@ -24,6 +24,7 @@ pub mod activation;
 pub mod beta_star;
 pub mod claims;
 pub mod config;
+pub mod figure;
 #[cfg(feature = "train")]
 pub mod images;
 pub mod io;
@@ -46,6 +47,7 @@ use serde::de::DeserializeOwned;
 pub use activation::Activation;
 pub use claims::{Criterion, FigureRef, SummaryHeader};
 pub use config::{ExperimentFile, ScaleTable};
+pub use figure::render_figure;
 pub use io::IoError;
 use plan::{Job, RunStore, Shard, prepare_out, read_summaries, validate_jobs};
 pub use scale::Scale;
@@ -166,6 +168,9 @@ pub trait Experiment {
     /// The summary's header.
     fn header(summary: &Self::Summary) -> &SummaryHeader;
 
+    /// The summary's header, to settle its criteria before it is written.
+    fn header_mut(summary: &mut Self::Summary) -> &mut SummaryHeader;
+
     /// What the one-line account says after the experiment's name: its
     /// headline numbers.
     fn headline(summary: &Self::Summary) -> String;
@@ -235,7 +240,10 @@ pub fn run_loaded<E: Experiment>(file: &E::File, inv: &Invocation) -> anyhow::Re
     }
     let runs: Vec<E::RunSummary> = read_summaries(out, scale.run_ids())?;
     let ctx = AnalyseCtx::<E> { scale_name, file, scale, out, backend: &inv.backend };
-    let summary = E::analyse(&ctx, runs).with_context(|| format!("analysing {name} in {}", out.display()))?;
+    let mut summary = E::analyse(&ctx, runs).with_context(|| format!("analysing {name} in {}", out.display()))?;
+    for c in &mut E::header_mut(&mut summary).criteria {
+        c.settle();
+    }
     io::write_json(&out.join("summary.json"), &summary)?;
     Ok(Outcome::Complete(summary))
 }

@@ -232,4 +232,73 @@ mod tests {
         assert_eq!(text, r#"{"x":null}"#);
         assert!(serde_json::from_str::<Plain>(&text).is_err());
     }
+
+    fn file(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments").join(name)
+    }
+
+    /// Every float of every experiment's run record (the run's own config
+    /// aside, which validation keeps finite) survives NaN and ±∞: a diverged
+    /// run is recorded, never a stuck store (issue 17). A plain `f64` field
+    /// added to a record without the attribute fails here.
+    #[test]
+    fn every_run_record_round_trips_non_finite_floats() {
+        use crate::harness::claims::{ClaimKind, Criterion};
+        let x = 0.25;
+        let uv = crate::uv::UvRunSummary {
+            run: crate::uv::UvExperiment::load(&file("uv.toml")).unwrap().smoke.runs().remove(0),
+            fit: Some(crate::uv::DecayFitRecord { tau: x, tau_stderr: x, window: (x, x), points: 3, r2: x }),
+            error: None,
+            train_seconds: x,
+        };
+        assert_eq!(assert_non_finite_round_trip(&uv, &["run"]), 6);
+        let ms = crate::matrix_sensing::MsRunSummary {
+            run: crate::matrix_sensing::MsExperiment::load(&file("matrix-sensing.toml")).unwrap().smoke.runs().remove(0),
+            t_star: x,
+            trace0: x,
+            final_trace_ratio: Some(x),
+            final_test_error: Some(x),
+            diverged_at: Some(3),
+            train_seconds: x,
+        };
+        assert_eq!(assert_non_finite_round_trip(&ms, &["run"]), 5);
+        let mlp = crate::mlp::MlpRunSummary {
+            run: crate::mlp::MlpExperiment::load(&file("mlp-fashion.toml")).unwrap().smoke.runs().remove(0),
+            best_test_accuracy: x,
+            best_epoch: 1,
+            final_test_accuracy: Some(x),
+            final_train_accuracy: Some(x),
+            start_test_accuracy: x,
+            diverged: true,
+            failed: true,
+            wall_seconds: x,
+        };
+        assert_eq!(assert_non_finite_round_trip(&mlp, &["run"]), 5);
+        let resnet = crate::resnet::ResnetRunSummary {
+            run: crate::resnet::ResnetExperiment::load(&file("resnet-cifar.toml")).unwrap().smoke.runs().remove(0),
+            epochs: vec![0, 1],
+            test_accuracy: vec![x, x],
+            best_test_accuracy: x,
+            train_accuracy_phase2: x,
+            train_accuracy_projected: x,
+            test_accuracy_projected: x,
+            phase3_steps: 2,
+            error: Some("diverged".into()),
+            wall_seconds: x,
+            timing: crate::resnet::RunTiming { phase2_steps: x, phase2_step_count: 1, curve_evals: x, curve_eval_count: 1, phase3: x, final_eval: x },
+        };
+        assert_eq!(assert_non_finite_round_trip(&resnet, &["run"]), 11);
+        let theory = crate::theory::TheoryRunSummary {
+            run: crate::theory::TheoryExperiment::load(&file("theory.toml")).unwrap().smoke.runs().remove(0),
+            dtype: "f64".into(),
+            points: vec![crate::theory::FdPoint { gamma: x, lambda: x, beta: x, jacobian: [[x, x], [x, x]] }],
+            boundary_gamma: Some(x),
+            boundary_error: None,
+            boundary_steps: 4,
+            train_seconds: x,
+        };
+        assert_eq!(assert_non_finite_round_trip(&theory, &["run"]), 9);
+        let criterion = Criterion { measured: Some(x), uncertainty: Some(x), theory: Some(x), kind: ClaimKind::Empirical, ..Default::default() };
+        assert_eq!(assert_non_finite_round_trip(&criterion, &[]), 3);
+    }
 }

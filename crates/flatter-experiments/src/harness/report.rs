@@ -70,6 +70,14 @@ pub struct ClaimRow {
 pub enum ExperimentStatus {
     /// Its summary, with its directory.
     Done(SummaryHeader),
+    /// Its `summary.json` does not read (why); rerunning the experiment
+    /// rewrites it.
+    Unreadable(String),
+    /// A process is writing it now (training, or shards): no summary yet.
+    InProgress {
+        /// Runs with a summary on disk.
+        runs_complete: usize,
+    },
     /// Some runs exist but no summary: the run set is incomplete.
     Incomplete {
         /// Runs complete on disk.
@@ -85,13 +93,20 @@ pub fn collect(results: &Path) -> Result<Vec<(String, ExperimentStatus)>, IoErro
     for name in crate::REGISTRY.iter().map(|e| e.name) {
         let dir = results.join(name);
         let summary = dir.join("summary.json");
-        let status = if summary.exists() {
-            ExperimentStatus::Done(read_json::<SummaryHeader>(&summary)?)
-        } else if dir.join("runs").is_dir() {
-            let runs_complete = std::fs::read_dir(dir.join("runs"))
+        let runs_complete = || {
+            std::fs::read_dir(dir.join("runs"))
                 .map(|it| it.flatten().filter(|e| e.path().join("summary.json").exists()).count())
-                .unwrap_or(0);
-            ExperimentStatus::Incomplete { runs_complete }
+                .unwrap_or(0)
+        };
+        let status = if summary.exists() {
+            match read_json::<SummaryHeader>(&summary) {
+                Ok(h) => ExperimentStatus::Done(h),
+                Err(e) => ExperimentStatus::Unreadable(e.to_string()),
+            }
+        } else if crate::harness::plan::being_written(&dir) {
+            ExperimentStatus::InProgress { runs_complete: runs_complete() }
+        } else if dir.join("runs").is_dir() {
+            ExperimentStatus::Incomplete { runs_complete: runs_complete() }
         } else {
             ExperimentStatus::Absent
         };
@@ -134,8 +149,10 @@ pub fn claim_rows(experiments: &[(String, ExperimentStatus)]) -> Vec<ClaimRow> {
             });
         }
         for (c, header) in found {
+            let mut criterion = Criterion { id: p.id.into(), ..c.clone() };
+            criterion.settle();
             rows.push(ClaimRow {
-                criterion: Criterion { id: p.id.into(), ..c.clone() },
+                criterion,
                 experiment: p.experiment.into(),
                 scale: header.scale.to_string(),
                 dataset: header.dataset.clone(),
@@ -228,6 +245,17 @@ pub fn render(experiments: &[(String, ExperimentStatus)], rows: &[ClaimRow]) -> 
         writeln!(s, "\n## {name}\n").unwrap();
         match status {
             ExperimentStatus::Absent => writeln!(s, "Not run: no `{name}/` in this results directory.").unwrap(),
+            ExperimentStatus::Unreadable(why) => writeln!(
+                s,
+                "Unreadable summary: {why}. Its claims are not counted; rerun the experiment (its complete runs are kept) to rewrite it."
+            )
+            .unwrap(),
+            ExperimentStatus::InProgress { runs_complete } => writeln!(
+                s,
+                "In progress: a process is writing `{name}/` now ({runs_complete} runs complete so far); \
+                 run `report` again when it has finished."
+            )
+            .unwrap(),
             ExperimentStatus::Incomplete { runs_complete } => writeln!(
                 s,
                 "Incomplete: {runs_complete} runs are complete but there is no summary yet \

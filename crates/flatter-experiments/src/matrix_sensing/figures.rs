@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series, render};
+use flatter_plots::{Figure, PlotError, Scale as AxisScale, Series};
+use crate::harness::render_figure as render;
 
 use crate::harness::GAMMA_OPT;
 use crate::harness::same_value;

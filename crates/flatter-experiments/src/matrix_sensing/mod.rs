@@ -393,16 +393,21 @@ pub struct MsRunSummary {
     /// The run.
     pub run: MsRun,
     /// T* of its problem.
+    #[serde(with = "crate::harness::real")]
     pub t_star: f64,
     /// Hessian trace at step 0.
+    #[serde(with = "crate::harness::real")]
     pub trace0: f64,
     /// Final trace / T*.
+    #[serde(with = "crate::harness::real::option")]
     pub final_trace_ratio: Option<f64>,
     /// Final test error.
+    #[serde(with = "crate::harness::real::option")]
     pub final_test_error: Option<f64>,
     /// The step at which the run diverged, if it did.
     pub diverged_at: Option<u64>,
     /// This run's share of its job's training time, seconds.
+    #[serde(with = "crate::harness::real")]
     pub train_seconds: f64,
 }
 
@@ -536,6 +541,10 @@ impl Experiment for MsExp {
 
     fn header(summary: &MsSummary) -> &SummaryHeader {
         &summary.header
+    }
+
+    fn header_mut(summary: &mut MsSummary) -> &mut SummaryHeader {
+        &mut summary.header
     }
 
     fn headline(s: &MsSummary) -> String {

@@ -316,17 +316,21 @@ pub struct MlpRunSummary {
     /// Best test accuracy over the evaluations during both phases, the start
     /// excluded (the paper's score).
     #[serde(alias = "best_test_acc")]
+    #[serde(with = "crate::harness::real")]
     pub best_test_accuracy: f64,
     /// The epoch of the best test accuracy.
     pub best_epoch: u64,
     /// Test accuracy after the last epoch; None when the run diverged.
     #[serde(alias = "final_test_acc")]
+    #[serde(with = "crate::harness::real::option")]
     pub final_test_accuracy: Option<f64>,
     /// Train accuracy (true labels) after the last epoch; None when the run diverged.
     #[serde(alias = "final_train_acc")]
+    #[serde(with = "crate::harness::real::option")]
     pub final_train_accuracy: Option<f64>,
     /// Test accuracy at the valley checkpoint, before any SGD.
     #[serde(alias = "start_test_acc")]
+    #[serde(with = "crate::harness::real")]
     pub start_test_accuracy: f64,
     /// Whether the loss became non-finite.
     pub diverged: bool,
@@ -336,6 +340,7 @@ pub struct MlpRunSummary {
     /// parabola models the smooth peak, not a training failure.
     pub failed: bool,
     /// Wall time of this run, seconds.
+    #[serde(with = "crate::harness::real")]
     pub wall_seconds: f64,
 }
 
@@ -384,6 +389,10 @@ impl Experiment for MlpExp {
 
     fn header(summary: &MlpSummary) -> &SummaryHeader {
         &summary.header
+    }
+
+    fn header_mut(summary: &mut MlpSummary) -> &mut SummaryHeader {
+        &mut summary.header
     }
 
     fn headline(s: &MlpSummary) -> String {

@@ -37,7 +37,7 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::harness::images::{ImageBatcher, epoch_order, label_tensor, minibatches};
-use crate::harness::io::{read_json, write_atomic, write_json};
+use crate::harness::io::{read_json, write_atomic, write_json, write_record};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::progress::{cpu_workers, for_each_parallel};
 use crate::harness::setup::SetupKey;
@@ -325,7 +325,7 @@ pub fn train(ctx: &TrainCtx<'_, MlpExp>, todo: &[&Job]) -> anyhow::Result<()> {
         bar.finish_and_clear();
         write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
         // Written last and atomically: its presence means the run is complete.
-        write_json(&dir.join("summary.json"), &summary)?;
+        write_record(&dir.join("summary.json"), &summary)?;
         progress.job_done();
         Ok(())
     })

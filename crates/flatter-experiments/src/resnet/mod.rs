@@ -390,14 +390,19 @@ pub struct ResnetRunSummary {
     /// Epochs at which test accuracy was measured in phase 2 (0 = the phase-1 checkpoint).
     pub epochs: Vec<u64>,
     /// Test accuracy at those epochs, on the curve's test images (`curve_test_per_class`).
+    #[serde(with = "crate::harness::real::vec")]
     pub test_accuracy: Vec<f64>,
     /// Best phase-2 test accuracy.
+    #[serde(with = "crate::harness::real")]
     pub best_test_accuracy: f64,
     /// Train accuracy on the clean labels after phase 2 (eval mode).
+    #[serde(with = "crate::harness::real")]
     pub train_accuracy_phase2: f64,
     /// Train accuracy after the phase-3 projection (eval mode).
+    #[serde(with = "crate::harness::real")]
     pub train_accuracy_projected: f64,
     /// Test accuracy after the phase-3 projection: what eq. (14) is fitted to.
+    #[serde(with = "crate::harness::real")]
     pub test_accuracy_projected: f64,
     /// Adam steps phase 3 took (it stops at 100% training-mode train accuracy).
     #[serde(default)]
@@ -405,6 +410,7 @@ pub struct ResnetRunSummary {
     /// Set when the run diverged (a non-finite loss); then no accuracy is fitted.
     pub error: Option<String>,
     /// Wall time of this run (this process only, if resumed).
+    #[serde(with = "crate::harness::real")]
     pub wall_seconds: f64,
     /// Where that time went (this process only): the cost model of
     /// docs/notes/resnet-scale.md is built from these.
@@ -417,17 +423,21 @@ pub struct ResnetRunSummary {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunTiming {
     /// Phase-2 SGD steps (forward, backward, update), evaluations excluded.
+    #[serde(with = "crate::harness::real")]
     pub phase2_steps: f64,
     /// Phase-2 SGD steps taken in this process.
     pub phase2_step_count: u64,
     /// Curve evaluations (BatchNorm recalibration on the training set plus
     /// accuracy on the curve's test images).
+    #[serde(with = "crate::harness::real")]
     pub curve_evals: f64,
     /// Curve evaluations in this process.
     pub curve_eval_count: u64,
     /// Phase 3 (full-batch Adam steps).
+    #[serde(with = "crate::harness::real")]
     pub phase3: f64,
     /// The final evaluation: recalibration, train accuracy, and accuracy on the scored test images.
+    #[serde(with = "crate::harness::real")]
     pub final_eval: f64,
 }
 
@@ -460,6 +470,10 @@ impl Experiment for ResnetExp {
 
     fn header(summary: &ResnetSummary) -> &SummaryHeader {
         &summary.header
+    }
+
+    fn header_mut(summary: &mut ResnetSummary) -> &mut SummaryHeader {
+        &mut summary.header
     }
 
     fn headline(s: &ResnetSummary) -> String {

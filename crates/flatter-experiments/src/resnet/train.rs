@@ -43,7 +43,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 use crate::harness::TrainCtx;
 use crate::harness::setup::SetupKey;
 use crate::harness::images::{ImageBatcher, epoch_order, label_tensor};
-use crate::harness::io::{read_json, write_atomic, write_json};
+use crate::harness::io::{read_json, write_atomic, write_json, write_record};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::progress::Progress;
 use crate::resnet::model::{ResNet, ResNetConfig};
@@ -432,40 +432,52 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
         let model = recalibrate_bn(model, &ctx.data.train, ctx.scale.chunk_size, &ctx.device);
         summary.train_accuracy_phase2 = accuracy(&model, &ctx.data.train, ctx.scale.chunk_size, &ctx.device);
         let phase3_start = Instant::now();
-        let (model, steps) = phase3(ctx, model)?;
+        let projected = phase3(ctx, model)?;
         timing.phase3 = phase3_start.elapsed().as_secs_f64();
-        summary.phase3_steps = steps;
-        let eval_start = Instant::now();
-        let (_, train, test) = evaluate(model, ctx.data, &ctx.data.test, ctx.scale.chunk_size, &ctx.device, true);
-        summary.train_accuracy_projected = train;
-        summary.test_accuracy_projected = test;
-        timing.final_eval = eval_start.elapsed().as_secs_f64();
+        match projected {
+            Ok((model, steps)) => {
+                summary.phase3_steps = steps;
+                let eval_start = Instant::now();
+                let (_, train, test) = evaluate(model, ctx.data, &ctx.data.test, ctx.scale.chunk_size, &ctx.device, true);
+                summary.train_accuracy_projected = train;
+                summary.test_accuracy_projected = test;
+                timing.final_eval = eval_start.elapsed().as_secs_f64();
+            }
+            // A diverged projection is this run's outcome, recorded like a
+            // phase-2 divergence, not an error that would stop the experiment.
+            Err((steps, why)) => {
+                summary.phase3_steps = steps;
+                summary.error = Some(why);
+            }
+        }
     }
     summary.timing = timing;
     summary.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
     write_atomic(&dir.join("metrics.csv"), metrics_csv(&summary).as_bytes())?;
-    write_json(&dir.join("summary.json"), &summary)?;
+    write_record(&dir.join("summary.json"), &summary)?;
     std::fs::remove_dir_all(&ckpt).ok();
     Ok(summary)
 }
 
 /// Phase 3: full-batch Adam on the expected loss (no sampled label noise),
 /// until the training-mode train accuracy is 100% or `phase3.steps` steps
-/// were taken. Returns the model and the steps taken.
-fn phase3(ctx: &mut Ctx, mut model: ResNet) -> anyhow::Result<(ResNet, u64)> {
+/// were taken. Returns the model and the steps taken, or, when the expected
+/// loss became non-finite, the steps and why (a recorded outcome).
+#[allow(clippy::type_complexity)]
+fn phase3(ctx: &mut Ctx, mut model: ResNet) -> anyhow::Result<Result<(ResNet, u64), (u64, String)>> {
     let loss = ctx.expected_loss()?;
     let mut adam = AdamConfig::new().init();
     for step in 0..ctx.scale.phase3.steps {
         let (grads, l, acc) = full_batch_gradient(&model, ctx.data, &loss, ctx.scale.chunk_size, &ctx.device);
         if !l.is_finite() {
-            bail!("phase 3 diverged (expected loss {l})");
+            return Ok(Err((step, format!("phase 3 diverged at Adam step {step} (expected loss {l})"))));
         }
         if acc >= 1.0 {
-            return Ok((model, step));
+            return Ok(Ok((model, step)));
         }
         model = adam.step(ctx.scale.phase3.lr, model, grads);
     }
-    Ok((model, ctx.scale.phase3.steps))
+    Ok(Ok((model, ctx.scale.phase3.steps)))
 }
 
 fn metrics_csv(s: &ResnetRunSummary) -> String {

@@ -237,12 +237,16 @@ impl TheoryScale {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FdPoint {
     /// γ.
+    #[serde(with = "crate::harness::real")]
     pub gamma: f64,
     /// λ.
+    #[serde(with = "crate::harness::real")]
     pub lambda: f64,
     /// β = 1 − C η^γ as the optimizer's `MomentumRule` computes it.
+    #[serde(with = "crate::harness::real")]
     pub beta: f64,
     /// ∂(π', w')/∂(π, w) by central differences of one `HeavyBall` step.
+    #[serde(with = "crate::harness::real::matrix2")]
     pub jacobian: [[f64; 2]; 2],
 }
 
@@ -257,12 +261,14 @@ pub struct TheoryRunSummary {
     pub points: Vec<FdPoint>,
     /// The γ at which the finite-difference Jacobian's eigenvalues at
     /// `boundary_lambda` turn complex (the midpoint of the last bracket).
+    #[serde(with = "crate::harness::real::option")]
     pub boundary_gamma: Option<f64>,
     /// Why there is none (the sign did not change over [0, 1]).
     pub boundary_error: Option<String>,
     /// HeavyBall steps the bisection took.
     pub boundary_steps: usize,
     /// Seconds the run took.
+    #[serde(with = "crate::harness::real")]
     pub train_seconds: f64,
 }
 
@@ -290,6 +296,10 @@ impl Experiment for TheoryExp {
 
     fn header(summary: &TheorySummary) -> &SummaryHeader {
         &summary.header
+    }
+
+    fn header_mut(summary: &mut TheorySummary) -> &mut SummaryHeader {
+        &mut summary.header
     }
 
     fn headline(s: &TheorySummary) -> String {

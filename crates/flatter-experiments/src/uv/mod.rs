@@ -398,6 +398,7 @@ pub struct UvRunSummary {
     pub error: Option<String>,
     /// This run's share of its job's training time, seconds (the runs of a
     /// job train together), so that the sum over runs is the training time.
+    #[serde(with = "crate::harness::real")]
     pub train_seconds: f64,
 }
 
@@ -405,14 +406,18 @@ pub struct UvRunSummary {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DecayFitRecord {
     /// τ, steps.
+    #[serde(with = "crate::harness::real")]
     pub tau: f64,
     /// Its standard error.
+    #[serde(with = "crate::harness::real")]
     pub tau_stderr: f64,
     /// First and last step of the fit window.
+    #[serde(with = "crate::harness::real::pair")]
     pub window: (f64, f64),
     /// Points in the window.
     pub points: usize,
     /// R² of the log-linear fit.
+    #[serde(with = "crate::harness::real")]
     pub r2: f64,
 }
 
@@ -454,6 +459,10 @@ impl Experiment for UvExp {
 
     fn header(summary: &UvSummary) -> &SummaryHeader {
         &summary.header
+    }
+
+    fn header_mut(summary: &mut UvSummary) -> &mut SummaryHeader {
+        &mut summary.header
     }
 
     fn headline(summary: &UvSummary) -> String {
