@@ -86,12 +86,18 @@ impl Advise {
         match (self.n_train, self.label_noise) {
             (Some(n), Some(eps)) => {
                 if n == 0 || !(eps > 0.0 && eps.is_finite()) {
-                    bail!("--n-train must be >= 1 and --label-noise > 0 (got {n} and {eps})");
+                    bail!("--n-train must be >= 1 and --label-noise a finite number > 0 (got {n} and {eps})");
                 }
-                if !(self.sigma_x2 > 0.0 && self.kappa > 0.0) {
-                    bail!("--sigma-x2 and --kappa must be > 0");
+                let c = c_star(eps, self.sigma_x2, n, self.kappa);
+                if !(c > 0.0 && c.is_finite()) {
+                    bail!(
+                        "C* = (κ²ε²σ_x²/n)^(1/3) (eq. 10) is {c} for --label-noise {eps}, --sigma-x2 {}, --kappa {}, --n-train {n}: \
+                         outside what f64 can hold",
+                        self.sigma_x2,
+                        self.kappa
+                    );
                 }
-                Ok((c_star(eps, self.sigma_x2, n, self.kappa), Source::CStar))
+                Ok((c, Source::CStar))
             }
             (Some(_), None) | (None, Some(_)) => bail!("C* needs both --n-train and --label-noise"),
             (None, None) => Ok(match calibrated_c(&project_root().join("docs/results")) {
@@ -109,10 +115,17 @@ impl Advise {
     fn advice(&self) -> anyhow::Result<String> {
         use std::fmt::Write as _;
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            bail!("--lr must be a positive number, got {}", self.lr);
+            bail!("--lr must be a finite number > 0, got {}", self.lr);
         }
         if !(self.gamma >= 0.0 && self.gamma.is_finite()) {
-            bail!("--gamma must be >= 0, got {}", self.gamma);
+            bail!("--gamma must be a finite number >= 0, got {}", self.gamma);
+        }
+        // Every positive input by name, before any formula: NaN and ±inf parse as f64.
+        let positive = [("--c", self.c), ("--sigma-x2", Some(self.sigma_x2)), ("--kappa", Some(self.kappa))];
+        for (flag, value) in positive {
+            if let Some(v) = value.filter(|v| !(*v > 0.0 && v.is_finite())) {
+                bail!("{flag} must be a finite number > 0, got {v}");
+            }
         }
         let (c, source) = self.choose_c()?;
         if !(c > 0.0 && c.is_finite()) {
@@ -223,6 +236,48 @@ mod tests {
         assert!(err.contains("outside [0, 1)") && err.contains("lr >") && !err.contains("lr <"), "{err}");
         let err = advise(&["--lr", "0.1", "--n-train", "10"]).advice().unwrap_err().to_string();
         assert!(err.contains("--label-noise"), "{err}");
+    }
+
+    /// Tiny and huge η point opposite ways, on every source of C; a tiny η
+    /// said "lr < 0.2504" before (issue 17).
+    #[test]
+    fn out_of_range_lr_says_which_way_to_go() {
+        for c_args in [&["--c", "1"][..], &["--n-train", "1000", "--label-noise", "0.5"][..], &[][..]] {
+            for (lr, want, not) in [("1e-300", "lr >", "lr <"), ("1e300", "lr <", "lr >")] {
+                let args: Vec<&str> = ["--lr", lr].into_iter().chain(c_args.iter().copied()).collect();
+                let err = advise(&args).advice().unwrap_err().to_string();
+                assert!(err.contains("outside [0, 1)") && err.contains(want) && !err.contains(not), "{args:?}: {err}");
+            }
+        }
+    }
+
+    /// NaN, ±inf, zero and negative values are errors naming the flag, never a panic or a NaN β.
+    #[test]
+    fn non_finite_or_non_positive_inputs_name_the_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--lr", "NaN"], "--lr"),
+            (&["--lr", "inf"], "--lr"),
+            (&["--lr", "0"], "--lr"),
+            (&["--lr", "0.1", "--c", "NaN"], "--c"),
+            (&["--lr", "0.1", "--c", "inf"], "--c"),
+            (&["--lr", "0.1", "--c=-1"], "--c"),
+            (&["--lr", "0.1", "--c", "0"], "--c"),
+            (&["--lr", "0.1", "--gamma", "NaN"], "--gamma"),
+            (&["--lr", "0.1", "--gamma", "inf"], "--gamma"),
+            (&["--lr", "0.1", "--gamma=-1"], "--gamma"),
+            (&["--lr", "0.1", "--n-train", "10", "--label-noise", "NaN"], "--label-noise"),
+            (&["--lr", "0.1", "--n-train", "10", "--label-noise", "inf"], "--label-noise"),
+            (&["--lr", "0.1", "--n-train", "0", "--label-noise", "0.5"], "--n-train"),
+            (&["--lr", "0.1", "--n-train", "10", "--label-noise", "0.5", "--sigma-x2", "inf"], "--sigma-x2"),
+            (&["--lr", "0.1", "--n-train", "10", "--label-noise", "0.5", "--sigma-x2", "0"], "--sigma-x2"),
+            (&["--lr", "0.1", "--n-train", "10", "--label-noise", "0.5", "--kappa", "NaN"], "--kappa"),
+            // Each finite, but C* overflows f64.
+            (&["--lr", "0.1", "--n-train", "1", "--label-noise", "1e300", "--sigma-x2", "1e300"], "C*"),
+        ];
+        for (args, flag) in cases {
+            let err = advise(args).advice().unwrap_err().to_string();
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
     }
 
     #[test]
