@@ -1,7 +1,7 @@
 //! Small helpers shared by the xtask commands.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
@@ -27,4 +27,47 @@ pub fn run(mut cmd: Command) -> anyhow::Result<()> {
         bail!("{cmd:?} failed with {status}");
     }
     Ok(())
+}
+
+/// Runs `cmd`, a `cargo build --message-format=json-render-diagnostics`
+/// (diagnostics still go to the terminal), and returns the executable it
+/// built for the binary `bin`.
+pub fn built_executable(mut cmd: Command, bin: &str) -> anyhow::Result<PathBuf> {
+    eprintln!("$ {cmd:?}");
+    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).output().with_context(|| format!("spawning {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed with {}", out.status);
+    }
+    let messages = String::from_utf8_lossy(&out.stdout);
+    executable_in(&messages, bin).with_context(|| format!("{cmd:?} reported no executable for {bin}"))
+}
+
+/// The `executable` of the last `compiler-artifact` message for binary `bin`
+/// in cargo's JSON messages, one per line.
+fn executable_in(messages: &str, bin: &str) -> Option<PathBuf> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .next_back()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_executable_is_found_in_cargo_messages() {
+        let messages = [
+            r#"{"reason":"compiler-artifact","target":{"name":"flatter-data","kind":["lib"]},"executable":null}"#,
+            r#"{"reason":"compiler-artifact","target":{"name":"flatter-experiment","kind":["bin"]},"executable":"/t/release/flatter-experiment"}"#,
+            r#"{"reason":"build-finished","success":true}"#,
+            "not json",
+        ]
+        .join("\n");
+        assert_eq!(executable_in(&messages, "flatter-experiment"), Some(PathBuf::from("/t/release/flatter-experiment")));
+        assert_eq!(executable_in(&messages, "flatter-data"), None);
+        assert_eq!(executable_in("", "flatter-experiment"), None);
+    }
 }
