@@ -7,7 +7,10 @@ use anyhow::{Context, bail};
 
 /// The workspace root, derived from xtask's own manifest directory.
 pub fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
 }
 
 /// A `cargo` command (the one running xtask, via `$CARGO`) in the workspace root.
@@ -15,7 +18,9 @@ pub fn project_root() -> PathBuf {
 /// spawned command uses the workspace's own `target/`.
 pub fn cargo(args: &[&str]) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(project_root()).args(args).env_remove("CARGO_TARGET_DIR");
+    cmd.current_dir(project_root())
+        .args(args)
+        .env_remove("CARGO_TARGET_DIR");
     cmd
 }
 
@@ -34,12 +39,17 @@ pub fn run(mut cmd: Command) -> anyhow::Result<()> {
 /// built for the binary `bin`.
 pub fn built_executable(mut cmd: Command, bin: &str) -> anyhow::Result<PathBuf> {
     eprintln!("$ {cmd:?}");
-    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).output().with_context(|| format!("spawning {cmd:?}"))?;
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("spawning {cmd:?}"))?;
     if !out.status.success() {
         bail!("{cmd:?} failed with {}", out.status);
     }
     let messages = String::from_utf8_lossy(&out.stdout);
-    executable_in(&messages, bin).with_context(|| format!("{cmd:?} reported no executable for {bin}"))
+    executable_in(&messages, bin)
+        .with_context(|| format!("{cmd:?} reported no executable for {bin}"))
 }
 
 /// The `executable` of the last `compiler-artifact` message for binary `bin`
@@ -66,7 +76,10 @@ mod tests {
             "not json",
         ]
         .join("\n");
-        assert_eq!(executable_in(&messages, "flatter-experiment"), Some(PathBuf::from("/t/release/flatter-experiment")));
+        assert_eq!(
+            executable_in(&messages, "flatter-experiment"),
+            Some(PathBuf::from("/t/release/flatter-experiment"))
+        );
         assert_eq!(executable_in(&messages, "flatter-data"), None);
         assert_eq!(executable_in("", "flatter-experiment"), None);
     }
