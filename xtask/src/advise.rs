@@ -62,16 +62,34 @@ fn calibrated_c(results: &Path) -> Option<(f64, String)> {
     use flatter_experiments::{mlp::MlpExp, resnet::ResnetExp};
     for (exp, claim) in [(ResnetExp::NAME, "C12"), (MlpExp::NAME, "C15")] {
         let path = results.join(exp).join("summary.json");
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
-        let slope_holds = v.get("criteria").and_then(|c| c.as_array()).is_some_and(|cs| {
-            cs.iter().any(|c| c.get("id").and_then(|i| i.as_str()) == Some(claim) && c.get("holds") == Some(&serde_json::Value::Bool(true)))
-        });
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let slope_holds = v
+            .get("criteria")
+            .and_then(|c| c.as_array())
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c.get("id").and_then(|i| i.as_str()) == Some(claim)
+                        && c.get("holds") == Some(&serde_json::Value::Bool(true))
+                })
+            });
         if !slope_holds {
             continue;
         }
-        if let Some(c) = v.get("c_fit").and_then(|c| c.as_f64()).filter(|c| c.is_finite() && *c > 0.0) {
-            let scale = v.get("scale").and_then(|s| s.as_str()).unwrap_or("?").to_string();
+        if let Some(c) = v
+            .get("c_fit")
+            .and_then(|c| c.as_f64())
+            .filter(|c| c.is_finite() && *c > 0.0)
+        {
+            let scale = v
+                .get("scale")
+                .and_then(|s| s.as_str())
+                .unwrap_or("?")
+                .to_string();
             return Some((c, format!("{exp}, {scale} scale ({})", path.display())));
         }
     }
@@ -86,17 +104,28 @@ impl Advise {
         match (self.n_train, self.label_noise) {
             (Some(n), Some(eps)) => {
                 if n == 0 || !(eps > 0.0 && eps.is_finite()) {
-                    bail!("--n-train must be >= 1 and --label-noise > 0 (got {n} and {eps})");
+                    bail!(
+                        "--n-train must be >= 1 and --label-noise a finite number > 0 (got {n} and {eps})"
+                    );
                 }
-                if !(self.sigma_x2 > 0.0 && self.kappa > 0.0) {
-                    bail!("--sigma-x2 and --kappa must be > 0");
+                let c = c_star(eps, self.sigma_x2, n, self.kappa);
+                if !(c > 0.0 && c.is_finite()) {
+                    bail!(
+                        "C* = (κ²ε²σ_x²/n)^(1/3) (eq. 10) is {c} for --label-noise {eps}, --sigma-x2 {}, --kappa {}, --n-train {n}: \
+                         outside what f64 can hold",
+                        self.sigma_x2,
+                        self.kappa
+                    );
                 }
-                Ok((c_star(eps, self.sigma_x2, n, self.kappa), Source::CStar))
+                Ok((c, Source::CStar))
             }
             (Some(_), None) | (None, Some(_)) => bail!("C* needs both --n-train and --label-noise"),
             (None, None) => Ok(match calibrated_c(&project_root().join("docs/results")) {
                 Some((c, from)) => (c, Source::Calibrated(from)),
-                None => ((1.0 - FALLBACK_BETA) / FALLBACK_LR.powf(self.gamma), Source::Fallback),
+                None => (
+                    (1.0 - FALLBACK_BETA) / FALLBACK_LR.powf(self.gamma),
+                    Source::Fallback,
+                ),
             }),
         }
     }
@@ -109,10 +138,21 @@ impl Advise {
     fn advice(&self) -> anyhow::Result<String> {
         use std::fmt::Write as _;
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            bail!("--lr must be a positive number, got {}", self.lr);
+            bail!("--lr must be a finite number > 0, got {}", self.lr);
         }
         if !(self.gamma >= 0.0 && self.gamma.is_finite()) {
-            bail!("--gamma must be >= 0, got {}", self.gamma);
+            bail!("--gamma must be a finite number >= 0, got {}", self.gamma);
+        }
+        // Every positive input by name, before any formula: NaN and ±inf parse as f64.
+        let positive = [
+            ("--c", self.c),
+            ("--sigma-x2", Some(self.sigma_x2)),
+            ("--kappa", Some(self.kappa)),
+        ];
+        for (flag, value) in positive {
+            if let Some(v) = value.filter(|v| !(*v > 0.0 && v.is_finite())) {
+                bail!("{flag} must be a finite number > 0, got {v}");
+            }
         }
         let (c, source) = self.choose_c()?;
         if !(c > 0.0 && c.is_finite()) {
@@ -125,7 +165,10 @@ impl Advise {
             // small that 1 − C η^γ rounds to 1 in f64 (η too small).
             let hint = if beta < 1.0 {
                 if gamma > 0.0 {
-                    format!("the rule needs C η^γ < 1, i.e. lr < {:.4}", c.powf(-1.0 / gamma))
+                    format!(
+                        "the rule needs C η^γ < 1, i.e. lr < {:.4}",
+                        c.powf(-1.0 / gamma)
+                    )
                 } else {
                     "at γ = 0 the rule needs C < 1".to_string()
                 }
@@ -135,13 +178,26 @@ impl Advise {
                     (f64::EPSILON / c).powf(1.0 / gamma)
                 )
             } else {
-                "1 − β = C is below f64's resolution next to 1, so β rounds to 1: use a larger C".to_string()
+                "1 − β = C is below f64's resolution next to 1, so β rounds to 1: use a larger C"
+                    .to_string()
             };
-            bail!("lr {lr:?} with C = {c:.4} and γ = {gamma:.4} gives β = {beta:.4}, outside [0, 1): {hint}");
+            bail!(
+                "lr {lr:?} with C = {c:.4} and γ = {gamma:.4} gives β = {beta:.4}, outside [0, 1): {hint}"
+            );
         }
         let mut s = String::new();
-        writeln!(s, "β = {beta:.6}   (1 − β = {:.6} = C η^γ with C = {c:.4}, γ = {:.4}, η = {})", 1.0 - beta, self.gamma, self.lr)?;
-        writeln!(s, "effective learning rate η/(1 − β) = {:.6}", self.lr / (1.0 - beta))?;
+        writeln!(
+            s,
+            "β = {beta:.6}   (1 − β = {:.6} = C η^γ with C = {c:.4}, γ = {:.4}, η = {})",
+            1.0 - beta,
+            self.gamma,
+            self.lr
+        )?;
+        writeln!(
+            s,
+            "effective learning rate η/(1 − β) = {:.6}",
+            self.lr / (1.0 - beta)
+        )?;
         writeln!(s, "mixing time τ₁ = 1/(1 − β) = {:.1} steps", tau1(beta))?;
         match (self.n_train, self.label_noise) {
             (Some(n), Some(eps)) => writeln!(
@@ -149,7 +205,10 @@ impl Advise {
                 "drift time τ₂ = n(1 − β)²/(κ²η²ε²σ_x²) = {:.1} steps (eq. 9, linearised model; equals τ₁ at C*)",
                 tau2(self.lr, beta, eps, self.sigma_x2, n, self.kappa)
             )?,
-            _ => writeln!(s, "drift time τ₂: give --n-train and --label-noise to predict it (eq. 9)")?,
+            _ => writeln!(
+                s,
+                "drift time τ₂: give --n-train and --label-noise to predict it (eq. 9)"
+            )?,
         }
         let why = match &source {
             Source::Given => "C as given (--c).".to_string(),
@@ -190,7 +249,9 @@ mod tests {
     }
 
     fn advise(args: &[&str]) -> Advise {
-        Wrap::try_parse_from(std::iter::once("advise").chain(args.iter().copied())).unwrap().a
+        Wrap::try_parse_from(std::iter::once("advise").chain(args.iter().copied()))
+            .unwrap()
+            .a
     }
 
     #[test]
@@ -202,7 +263,10 @@ mod tests {
         let (t1, t2) = (tau1(beta), tau2(0.01, beta, 0.5, 1.0, 100, 1.0));
         assert!((t1 - t2).abs() < 1e-9 * t1, "{t1} vs {t2}");
         let text = a.advice().unwrap();
-        assert!(text.contains(&format!("{beta:.6}")) && text.contains("C*"), "{text}");
+        assert!(
+            text.contains(&format!("{beta:.6}")) && text.contains("C*"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -216,13 +280,137 @@ mod tests {
     fn bad_input_is_an_error_that_says_what_was_expected() {
         let err = advise(&["--lr=-1"]).advice().unwrap_err().to_string();
         assert!(err.contains("--lr"), "{err}");
-        let err = advise(&["--lr", "2", "--c", "1"]).advice().unwrap_err().to_string();
-        assert!(err.contains("outside [0, 1)") && err.contains("lr <"), "{err}");
+        let err = advise(&["--lr", "2", "--c", "1"])
+            .advice()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outside [0, 1)") && err.contains("lr <"),
+            "{err}"
+        );
         // Too small an η: β rounds to 1, and the message points the other way (issue 17).
-        let err = advise(&["--lr", "1e-300", "--c", "1"]).advice().unwrap_err().to_string();
-        assert!(err.contains("outside [0, 1)") && err.contains("lr >") && !err.contains("lr <"), "{err}");
-        let err = advise(&["--lr", "0.1", "--n-train", "10"]).advice().unwrap_err().to_string();
+        let err = advise(&["--lr", "1e-300", "--c", "1"])
+            .advice()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outside [0, 1)") && err.contains("lr >") && !err.contains("lr <"),
+            "{err}"
+        );
+        let err = advise(&["--lr", "0.1", "--n-train", "10"])
+            .advice()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--label-noise"), "{err}");
+    }
+
+    /// Tiny and huge η point opposite ways, on every source of C; a tiny η
+    /// said "lr < 0.2504" before (issue 17).
+    #[test]
+    fn out_of_range_lr_says_which_way_to_go() {
+        for c_args in [
+            &["--c", "1"][..],
+            &["--n-train", "1000", "--label-noise", "0.5"][..],
+            &[][..],
+        ] {
+            for (lr, want, not) in [("1e-300", "lr >", "lr <"), ("1e300", "lr <", "lr >")] {
+                let args: Vec<&str> = ["--lr", lr]
+                    .into_iter()
+                    .chain(c_args.iter().copied())
+                    .collect();
+                let err = advise(&args).advice().unwrap_err().to_string();
+                assert!(
+                    err.contains("outside [0, 1)") && err.contains(want) && !err.contains(not),
+                    "{args:?}: {err}"
+                );
+            }
+        }
+    }
+
+    /// NaN, ±inf, zero and negative values are errors naming the flag, never a panic or a NaN β.
+    #[test]
+    fn non_finite_or_non_positive_inputs_name_the_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--lr", "NaN"], "--lr"),
+            (&["--lr", "inf"], "--lr"),
+            (&["--lr", "0"], "--lr"),
+            (&["--lr", "0.1", "--c", "NaN"], "--c"),
+            (&["--lr", "0.1", "--c", "inf"], "--c"),
+            (&["--lr", "0.1", "--c=-1"], "--c"),
+            (&["--lr", "0.1", "--c", "0"], "--c"),
+            (&["--lr", "0.1", "--gamma", "NaN"], "--gamma"),
+            (&["--lr", "0.1", "--gamma", "inf"], "--gamma"),
+            (&["--lr", "0.1", "--gamma=-1"], "--gamma"),
+            (
+                &["--lr", "0.1", "--n-train", "10", "--label-noise", "NaN"],
+                "--label-noise",
+            ),
+            (
+                &["--lr", "0.1", "--n-train", "10", "--label-noise", "inf"],
+                "--label-noise",
+            ),
+            (
+                &["--lr", "0.1", "--n-train", "0", "--label-noise", "0.5"],
+                "--n-train",
+            ),
+            (
+                &[
+                    "--lr",
+                    "0.1",
+                    "--n-train",
+                    "10",
+                    "--label-noise",
+                    "0.5",
+                    "--sigma-x2",
+                    "inf",
+                ],
+                "--sigma-x2",
+            ),
+            (
+                &[
+                    "--lr",
+                    "0.1",
+                    "--n-train",
+                    "10",
+                    "--label-noise",
+                    "0.5",
+                    "--sigma-x2",
+                    "0",
+                ],
+                "--sigma-x2",
+            ),
+            (
+                &[
+                    "--lr",
+                    "0.1",
+                    "--n-train",
+                    "10",
+                    "--label-noise",
+                    "0.5",
+                    "--kappa",
+                    "NaN",
+                ],
+                "--kappa",
+            ),
+            // Each finite, but C* overflows f64.
+            (
+                &[
+                    "--lr",
+                    "0.1",
+                    "--n-train",
+                    "1",
+                    "--label-noise",
+                    "1e300",
+                    "--sigma-x2",
+                    "1e300",
+                ],
+                "C*",
+            ),
+        ];
+        for (args, flag) in cases {
+            let err = advise(args).advice().unwrap_err().to_string();
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
     }
 
     #[test]
@@ -230,9 +418,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(calibrated_c(dir.path()).is_none());
         std::fs::create_dir_all(dir.path().join("mlp-fashion")).unwrap();
-        let summary = |holds: bool| format!(r#"{{"c_fit": 0.42, "scale": "cpu", "criteria": [{{"id": "C15", "holds": {holds}}}]}}"#);
+        let summary = |holds: bool| {
+            format!(
+                r#"{{"c_fit": 0.42, "scale": "cpu", "criteria": [{{"id": "C15", "holds": {holds}}}]}}"#
+            )
+        };
         std::fs::write(dir.path().join("mlp-fashion/summary.json"), summary(false)).unwrap();
-        assert!(calibrated_c(dir.path()).is_none(), "a C whose slope claim fails is not a calibration");
+        assert!(
+            calibrated_c(dir.path()).is_none(),
+            "a C whose slope claim fails is not a calibration"
+        );
         std::fs::write(dir.path().join("mlp-fashion/summary.json"), summary(true)).unwrap();
         let (c, from) = calibrated_c(dir.path()).unwrap();
         assert_eq!(c, 0.42);

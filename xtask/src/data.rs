@@ -8,14 +8,16 @@
 //! half-installed dataset that the loaders would pick up.
 //!
 //! Verification:
-//! - Fashion-MNIST: the SHA-256 of each *unpacked* file against
+//! - Every downloaded file: its MD5 against the one its authors publish
+//!   ([`DatasetName::md5s`]), before anything is unpacked. A mirror that
+//!   recompressed the files is refused.
+//! - Fashion-MNIST: then the SHA-256 of each *unpacked* file against
 //!   `flatter_data::mnist::FASHION_MNIST_SHA256`, through the strict loader.
-//! - MNIST: no official checksum is published (and none is hard-coded in
-//!   flatter-data), so the files are only checked structurally by the strict
-//!   loader (magic numbers, 60,000/10,000 images, labels in range); their
-//!   SHA-256 values are printed so they can be recorded.
-//! - CIFAR-10: the MD5 of the archive against the one published on the
-//!   CIFAR-10 page, then the strict loader on the unpacked batches.
+//! - MNIST: then the strict loader (magic numbers, exactly 60,000/10,000
+//!   images of 28x28 and as many labels, labels in range); the SHA-256 values
+//!   of the unpacked files are printed so they can be recorded.
+//! - CIFAR-10: then the strict loader on the unpacked batches (10,000
+//!   records each).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,6 +31,27 @@ use flatter_data::{Cifar10, FashionMnist, Mnist, Split, Verify};
 /// (suitable for C programs)", 162 MB). Not the Python version's, which this
 /// constant wrongly held before.
 pub const CIFAR10_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+
+/// The MD5s of the four gzipped Fashion-MNIST files as Zalando publishes them
+/// (github.com/zalandoresearch/fashion-mnist, and torchvision's table), in
+/// the order of `flatter_data::mnist::FILES`. Debian recompressed its copy,
+/// so these cannot be checked against it; its unpacked SHA-256 values match
+/// flatter-data's table.
+pub const FASHION_MNIST_MD5: [&str; 4] = [
+    "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "25c81989df183df01b3e8a0aad5dffbe",
+    "bef4ecab320f06d8554ea6380940ec79",
+    "bb300cfdad3c16e7a12a480ee83cd310",
+];
+
+/// The MD5s of the four gzipped MNIST files of LeCun's page, as torchvision
+/// publishes them, in the order of `flatter_data::mnist::FILES`.
+pub const MNIST_MD5: [&str; 4] = [
+    "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "d53e105ee54ea40749a09fcbcd1e9432",
+    "9fb629c4189551a2d022fa330f9573f3",
+    "ec29112dd5afa0611ce80d1b7f02629c",
+];
 
 /// Dataset commands.
 #[derive(Parser, Debug)]
@@ -66,18 +89,34 @@ impl DatasetName {
     /// The official download location of the files.
     pub fn default_base_url(self) -> &'static str {
         match self {
-            DatasetName::FashionMnist => "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
+            DatasetName::FashionMnist => {
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com"
+            }
             DatasetName::Mnist => "https://yann.lecun.com/exdb/mnist",
             DatasetName::Cifar10 => "https://www.cs.toronto.edu/~kriz",
         }
     }
 
+    /// The published MD5 of every file of [`Self::files`], as (file, MD5).
+    pub fn md5s(self) -> Vec<(String, String)> {
+        let table: &[&'static str] = match self {
+            DatasetName::FashionMnist => &FASHION_MNIST_MD5,
+            DatasetName::Mnist => &MNIST_MD5,
+            DatasetName::Cifar10 => &[CIFAR10_MD5],
+        };
+        self.files()
+            .into_iter()
+            .zip(table.iter().map(|m| m.to_string()))
+            .collect()
+    }
+
     /// The files to download, relative to the base URL.
     pub fn files(self) -> Vec<String> {
         match self {
-            DatasetName::FashionMnist | DatasetName::Mnist => {
-                flatter_data::mnist::FILES.iter().map(|f| format!("{f}.gz")).collect()
-            }
+            DatasetName::FashionMnist | DatasetName::Mnist => flatter_data::mnist::FILES
+                .iter()
+                .map(|f| format!("{f}.gz"))
+                .collect(),
             DatasetName::Cifar10 => vec!["cifar-10-binary.tar.gz".to_string()],
         }
     }
@@ -129,52 +168,93 @@ pub fn curl(url: &str, dest: &Path) -> anyhow::Result<()> {
 
 /// The MD5 of a file, through `md5sum`.
 pub fn md5_hex(path: &Path) -> anyhow::Result<String> {
-    let out = Command::new("md5sum").arg(path).output().context("running md5sum (coreutils)")?;
+    let out = Command::new("md5sum")
+        .arg(path)
+        .output()
+        .context("running md5sum (coreutils)")?;
     if !out.status.success() {
-        bail!("md5sum {} failed: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "md5sum {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let text = String::from_utf8(out.stdout).context("md5sum output")?;
-    text.split_whitespace().next().map(str::to_string).context("empty md5sum output")
+    text.split_whitespace()
+        .next()
+        .map(str::to_string)
+        .context("empty md5sum output")
 }
 
-/// Checks a staged dataset in `dir`; `cifar_md5` is the expected archive MD5.
-/// Returns lines to print.
-pub fn verify_staged(name: DatasetName, dir: &Path, cifar_md5: &str) -> anyhow::Result<Vec<String>> {
+/// Checks a staged dataset in `dir`; `md5s` gives the expected MD5 of every
+/// downloaded file (see [`DatasetName::md5s`]), checked before anything is
+/// unpacked. Returns lines to print.
+pub fn verify_staged(
+    name: DatasetName,
+    dir: &Path,
+    md5s: &[(String, String)],
+) -> anyhow::Result<Vec<String>> {
     let mut report = Vec::new();
+    for file in name.files() {
+        let path = dir.join(&file);
+        let Some((_, expected)) = md5s.iter().find(|(f, _)| *f == file) else {
+            bail!("{}: no published MD5 to check it against", path.display());
+        };
+        let found = md5_hex(&path)?;
+        if found != *expected {
+            bail!(
+                "{}: MD5 {found} is not the published {expected}: not the official file",
+                path.display()
+            );
+        }
+    }
     match name {
         DatasetName::FashionMnist => {
             for split in [Split::Train, Split::Test] {
-                let d = FashionMnist::load_dir(dir, split, Verify::Strict)
-                    .with_context(|| format!("verifying the downloaded Fashion-MNIST {split:?} split"))?;
-                report.push(format!("Fashion-MNIST {split:?}: {} images, official SHA-256 verified", d.n));
+                let d = FashionMnist::load_dir(dir, split, Verify::Strict).with_context(|| {
+                    format!("verifying the downloaded Fashion-MNIST {split:?} split")
+                })?;
+                report.push(format!("Fashion-MNIST {split:?}: {} images, published MD5s and official SHA-256 verified", d.n));
             }
         }
         DatasetName::Mnist => {
             for split in [Split::Train, Split::Test] {
                 let d = Mnist::load_dir(dir, split, Verify::Strict)
                     .with_context(|| format!("checking the downloaded MNIST {split:?} split"))?;
-                report.push(format!("MNIST {split:?}: {} images, structure checked (no official checksum is published)", d.n));
+                report.push(format!(
+                    "MNIST {split:?}: {} images of 28x28, published MD5s verified",
+                    d.n
+                ));
             }
             for file in flatter_data::mnist::FILES {
                 let bytes = flatter_data::read_unpacked(&dir.join(format!("{file}.gz")))?;
-                report.push(format!("  SHA-256 of unpacked {file}: {}", flatter_data::sha256_hex(&bytes)));
+                report.push(format!(
+                    "  SHA-256 of unpacked {file}: {}",
+                    flatter_data::sha256_hex(&bytes)
+                ));
             }
         }
         DatasetName::Cifar10 => {
             let archive = dir.join("cifar-10-binary.tar.gz");
-            let found = md5_hex(&archive)?;
-            if found != cifar_md5 {
-                bail!("{}: MD5 {found} is not the published {cifar_md5}: not the official archive", archive.display());
-            }
-            let status = Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(dir).status().context("running tar")?;
+            let status = Command::new("tar")
+                .arg("-xzf")
+                .arg(&archive)
+                .arg("-C")
+                .arg(dir)
+                .status()
+                .context("running tar")?;
             if !status.success() {
                 bail!("tar -xzf {} failed ({status})", archive.display());
             }
-            std::fs::remove_file(&archive).with_context(|| format!("removing {}", archive.display()))?;
+            std::fs::remove_file(&archive)
+                .with_context(|| format!("removing {}", archive.display()))?;
             for split in [Split::Train, Split::Test] {
                 let d = Cifar10::load_dir(dir, split, Verify::Strict)
                     .with_context(|| format!("checking the unpacked CIFAR-10 {split:?} split"))?;
-                report.push(format!("CIFAR-10 {split:?}: {} images (archive MD5 verified)", d.n));
+                report.push(format!(
+                    "CIFAR-10 {split:?}: {} images (archive MD5 verified)",
+                    d.n
+                ));
             }
         }
     }
@@ -187,30 +267,42 @@ pub fn fetch_with(
     name: DatasetName,
     target: &Path,
     base_url: &str,
-    cifar_md5: &str,
+    md5s: &[(String, String)],
     download: &dyn Fn(&str, &Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<String>> {
-    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let leaf = target.file_name().and_then(|s| s.to_str()).unwrap_or(name.name());
+    let leaf = target
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or(name.name());
     let staging = parent.join(format!(".{leaf}.partial-{}", std::process::id()));
     if staging.exists() {
-        std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("removing {}", staging.display()))?;
     }
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     let result = (|| {
         for file in name.files() {
-            download(&format!("{}/{file}", base_url.trim_end_matches('/')), &staging.join(&file))?;
+            download(
+                &format!("{}/{file}", base_url.trim_end_matches('/')),
+                &staging.join(&file),
+            )?;
         }
-        let report = verify_staged(name, &staging, cifar_md5)?;
-        std::fs::create_dir_all(target).with_context(|| format!("creating {}", target.display()))?;
+        let report = verify_staged(name, &staging, md5s)?;
+        std::fs::create_dir_all(target)
+            .with_context(|| format!("creating {}", target.display()))?;
         for entry in std::fs::read_dir(&staging)? {
             let entry = entry?;
             let dest = target.join(entry.file_name());
             if dest.is_dir() {
                 std::fs::remove_dir_all(&dest)?;
             }
-            std::fs::rename(entry.path(), &dest).with_context(|| format!("moving into {}", dest.display()))?;
+            std::fs::rename(entry.path(), &dest)
+                .with_context(|| format!("moving into {}", dest.display()))?;
         }
         Ok(report)
     })();
@@ -227,18 +319,28 @@ impl Fetch {
         if !self.force && flatter_data::resolve_dir(self.name.name(), Some(&target)).is_ok() {
             let verified = verify_existing(self.name, &target);
             if verified {
-                println!("{} is already installed and verified in {}", self.name.name(), target.display());
+                println!(
+                    "{} is already installed and verified in {}",
+                    self.name.name(),
+                    target.display()
+                );
                 return Ok(());
             }
         }
-        let base = self.base_url.as_deref().unwrap_or(self.name.default_base_url());
-        let report = fetch_with(self.name, &target, base, CIFAR10_MD5, &curl)?;
+        let base = self
+            .base_url
+            .as_deref()
+            .unwrap_or(self.name.default_base_url());
+        let report = fetch_with(self.name, &target, base, &self.name.md5s(), &curl)?;
         for line in report {
             println!("{line}");
         }
         println!("installed {} in {}", self.name.name(), target.display());
         if self.name != DatasetName::FashionMnist {
-            println!("the experiments find it there; or pass --data-dir {}", target.display());
+            println!(
+                "the experiments find it there; or pass --data-dir {}",
+                target.display()
+            );
         }
         Ok(())
     }
@@ -276,10 +378,170 @@ mod tests {
     /// check (issue 17: the Python archive's made every fetch fail).
     #[test]
     fn cifar10_checks_the_binary_archive_md5() {
-        assert!(DatasetName::Cifar10.files().iter().all(|f| f == "cifar-10-binary.tar.gz"));
+        assert!(
+            DatasetName::Cifar10
+                .files()
+                .iter()
+                .all(|f| f == "cifar-10-binary.tar.gz")
+        );
+        // The file fetched and the MD5 checked are the binary archive's, as published.
+        let want = vec![(
+            "cifar-10-binary.tar.gz".to_string(),
+            "c32a1d4ab5d03f1284b67883e8d87530".to_string(),
+        )];
+        assert_eq!(DatasetName::Cifar10.md5s(), want);
         assert_ne!(CIFAR10_MD5, CIFAR10_PYTHON_MD5);
         assert_eq!(CIFAR10_MD5.len(), 32);
-        assert!(CIFAR10_MD5.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            CIFAR10_MD5
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+
+    /// The MD5s of the files `name` downloads, as they are in `src` (for tests
+    /// whose "download" copies local files, which are not the published ones).
+    fn local_md5s(name: DatasetName, src: &Path) -> Vec<(String, String)> {
+        name.files()
+            .into_iter()
+            .map(|f| {
+                let from = src.join(&f);
+                let from = if from.is_file() {
+                    from
+                } else {
+                    src.join(f.trim_end_matches(".gz"))
+                };
+                let md5 = md5_hex(&from).unwrap();
+                (f, md5)
+            })
+            .collect()
+    }
+
+    /// Every downloaded file has a published MD5, and the MNIST-family tables are the published ones.
+    #[test]
+    fn every_file_has_its_published_md5() {
+        for name in [
+            DatasetName::FashionMnist,
+            DatasetName::Mnist,
+            DatasetName::Cifar10,
+        ] {
+            let md5s = name.md5s();
+            assert_eq!(
+                md5s.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>(),
+                name.files()
+            );
+            assert!(
+                md5s.iter()
+                    .all(|(_, m)| m.len() == 32 && m.chars().all(|c| c.is_ascii_hexdigit()))
+            );
+        }
+        let mnist = DatasetName::Mnist.md5s();
+        assert_eq!(
+            mnist[0],
+            (
+                "train-images-idx3-ubyte.gz".to_string(),
+                "f68b3c2dcbeaaa9fbdd348bbdeb94873".to_string()
+            )
+        );
+        assert_eq!(
+            mnist[3],
+            (
+                "t10k-labels-idx1-ubyte.gz".to_string(),
+                "ec29112dd5afa0611ce80d1b7f02629c".to_string()
+            )
+        );
+        let fashion = DatasetName::FashionMnist.md5s();
+        assert_eq!(
+            fashion[0],
+            (
+                "train-images-idx3-ubyte.gz".to_string(),
+                "8d4fb7e6c68d591d4c3dfef9ec88bf0d".to_string()
+            )
+        );
+        assert_eq!(
+            fashion[3],
+            (
+                "t10k-labels-idx1-ubyte.gz".to_string(),
+                "bb300cfdad3c16e7a12a480ee83cd310".to_string()
+            )
+        );
+    }
+
+    /// Debian recompressed its Fashion-MNIST, so against the published MD5s
+    /// its `.gz` files are not the official download: refused, nothing installed.
+    #[test]
+    fn a_file_with_another_md5_is_refused_before_install() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("fashion-mnist");
+        let md5s = DatasetName::FashionMnist.md5s();
+        let err = fetch_with(
+            DatasetName::FashionMnist,
+            &target,
+            "local://x",
+            &md5s,
+            &copy_from(DEBIAN.into()),
+        )
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("train-images-idx3-ubyte.gz: MD5")
+                && msg.contains("not the published 8d4fb7e6"),
+            "{msg}"
+        );
+        assert!(!target.exists());
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            0,
+            "staging left behind"
+        );
+    }
+
+    /// Structurally valid MNIST files with the wrong count (and matching MD5s)
+    /// are refused, naming the file and the count (issue 17).
+    #[test]
+    fn mnist_with_the_wrong_count_is_refused() {
+        let src = tempfile::tempdir().unwrap();
+        let idx = |magic: u32, dims: &[u32], data: &[u8]| {
+            let mut bytes: Vec<u8> = [magic]
+                .iter()
+                .chain(dims)
+                .flat_map(|w| w.to_be_bytes())
+                .collect();
+            bytes.extend_from_slice(data);
+            bytes
+        };
+        for (prefix, n) in [("train", 9u32), ("t10k", 10_000)] {
+            let images = idx(0x803, &[n, 28, 28], &vec![0; n as usize * 784]);
+            let labels = idx(0x801, &[n], &vec![1; n as usize]);
+            std::fs::write(
+                src.path().join(format!("{prefix}-images-idx3-ubyte")),
+                images,
+            )
+            .unwrap();
+            std::fs::write(
+                src.path().join(format!("{prefix}-labels-idx1-ubyte")),
+                labels,
+            )
+            .unwrap();
+        }
+        let copy_raw = |url: &str, dest: &Path| -> anyhow::Result<()> {
+            let file = url.rsplit('/').next().unwrap().trim_end_matches(".gz");
+            std::fs::copy(src.path().join(file), dest)?;
+            Ok(())
+        };
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("mnist");
+        let md5s = local_md5s(DatasetName::Mnist, src.path());
+        let err =
+            fetch_with(DatasetName::Mnist, &target, "local://x", &md5s, &copy_raw).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("train-images-idx3-ubyte.gz")
+                && msg.contains("holds 9 records")
+                && msg.contains("60000"),
+            "{msg}"
+        );
+        assert!(!target.exists());
     }
 
     /// A "download" that copies from a local directory.
@@ -303,16 +565,38 @@ mod tests {
 
     #[test]
     fn fashion_mnist_from_local_files_installs_and_verifies() {
-        if !Path::new(DEBIAN).join("t10k-labels-idx1-ubyte.gz").is_file() {
+        if !Path::new(DEBIAN)
+            .join("t10k-labels-idx1-ubyte.gz")
+            .is_file()
+        {
             panic!("the real Fashion-MNIST is required: apt-get install dataset-fashion-mnist");
         }
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("cache").join("fashion-mnist");
-        let report = fetch_with(DatasetName::FashionMnist, &target, "local://x", CIFAR10_MD5, &copy_from(DEBIAN.into())).unwrap();
-        assert!(report.iter().any(|l| l.contains("official SHA-256 verified")), "{report:?}");
-        assert_eq!(flatter_data::resolve_dir("fashion-mnist", Some(&target)).unwrap(), target);
+        let md5s = local_md5s(DatasetName::FashionMnist, Path::new(DEBIAN));
+        let report = fetch_with(
+            DatasetName::FashionMnist,
+            &target,
+            "local://x",
+            &md5s,
+            &copy_from(DEBIAN.into()),
+        )
+        .unwrap();
+        assert!(
+            report
+                .iter()
+                .any(|l| l.contains("official SHA-256 verified")),
+            "{report:?}"
+        );
+        assert_eq!(
+            flatter_data::resolve_dir("fashion-mnist", Some(&target)).unwrap(),
+            target
+        );
         // Nothing is left beside the target.
-        let left: Vec<_> = std::fs::read_dir(target.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let left: Vec<_> = std::fs::read_dir(target.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(left, vec![std::ffi::OsString::from("fashion-mnist")]);
     }
 
@@ -320,7 +604,11 @@ mod tests {
     fn a_corrupt_download_installs_nothing() {
         let src = tempfile::tempdir().unwrap();
         for file in flatter_data::mnist::FILES {
-            std::fs::copy(Path::new(DEBIAN).join(format!("{file}.gz")), src.path().join(format!("{file}.gz"))).unwrap();
+            std::fs::copy(
+                Path::new(DEBIAN).join(format!("{file}.gz")),
+                src.path().join(format!("{file}.gz")),
+            )
+            .unwrap();
         }
         // Replace the test labels by a valid IDX label file with one label changed:
         // it parses, but its SHA-256 is not the official one.
@@ -332,16 +620,32 @@ mod tests {
         let copy_raw = |url: &str, dest: &Path| -> anyhow::Result<()> {
             let file = url.rsplit('/').next().unwrap();
             let from = src.path().join(file);
-            let from = if from.is_file() { from } else { src.path().join(file.trim_end_matches(".gz")) };
+            let from = if from.is_file() {
+                from
+            } else {
+                src.path().join(file.trim_end_matches(".gz"))
+            };
             std::fs::copy(from, dest)?;
             Ok(())
         };
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("fashion-mnist");
-        let err = fetch_with(DatasetName::FashionMnist, &target, "local://x", CIFAR10_MD5, &copy_raw).unwrap_err();
+        let md5s = local_md5s(DatasetName::FashionMnist, src.path());
+        let err = fetch_with(
+            DatasetName::FashionMnist,
+            &target,
+            "local://x",
+            &md5s,
+            &copy_raw,
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("SHA-256"), "{err:#}");
         assert!(!target.exists());
-        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "staging left behind");
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            0,
+            "staging left behind"
+        );
     }
 
     #[test]
@@ -349,7 +653,14 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("mnist");
         let fail = |url: &str, _: &Path| -> anyhow::Result<()> { bail!("404 for {url}") };
-        let err = fetch_with(DatasetName::Mnist, &target, "local://x", CIFAR10_MD5, &fail).unwrap_err();
+        let err = fetch_with(
+            DatasetName::Mnist,
+            &target,
+            "local://x",
+            &DatasetName::Mnist.md5s(),
+            &fail,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("404"), "{err:#}");
         assert!(!target.exists());
     }
@@ -362,7 +673,11 @@ mod tests {
         let src = tempfile::tempdir().unwrap();
         let batches = src.path().join("cifar-10-batches-bin");
         std::fs::create_dir_all(&batches).unwrap();
-        for (i, file) in flatter_data::cifar10::TRAIN_FILES.iter().chain([&flatter_data::cifar10::TEST_FILE]).enumerate() {
+        for (i, file) in flatter_data::cifar10::TRAIN_FILES
+            .iter()
+            .chain([&flatter_data::cifar10::TEST_FILE])
+            .enumerate()
+        {
             let mut bytes = Vec::new();
             for r in 0..3u8 {
                 bytes.push((i as u8 + r) % 10);
@@ -371,19 +686,46 @@ mod tests {
             std::fs::write(batches.join(file), bytes).unwrap();
         }
         let archive = src.path().join("cifar-10-binary.tar.gz");
-        let status = Command::new("tar").arg("-czf").arg(&archive).arg("-C").arg(src.path()).arg("cifar-10-batches-bin").status().unwrap();
+        let status = Command::new("tar")
+            .arg("-czf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(src.path())
+            .arg("cifar-10-batches-bin")
+            .status()
+            .unwrap();
         assert!(status.success());
         let md5 = md5_hex(&archive).unwrap();
 
         let root = tempfile::tempdir().unwrap();
-        let wrong = fetch_with(DatasetName::Cifar10, &root.path().join("a"), "local://x", CIFAR10_MD5, &copy_from(src.path().into()));
+        let wrong = fetch_with(
+            DatasetName::Cifar10,
+            &root.path().join("a"),
+            "local://x",
+            &DatasetName::Cifar10.md5s(),
+            &copy_from(src.path().into()),
+        );
         assert!(format!("{:#}", wrong.unwrap_err()).contains("not the published"));
         assert!(!root.path().join("a").exists());
 
         let target = root.path().join("cifar10");
-        let short = fetch_with(DatasetName::Cifar10, &target, "local://x", &md5, &copy_from(src.path().into())).unwrap_err();
+        let md5s = vec![("cifar-10-binary.tar.gz".to_string(), md5)];
+        let short = fetch_with(
+            DatasetName::Cifar10,
+            &target,
+            "local://x",
+            &md5s,
+            &copy_from(src.path().into()),
+        )
+        .unwrap_err();
         let msg = format!("{short:#}");
-        assert!(msg.contains("holds 3 records") && msg.contains("10000"), "{msg}");
-        assert!(!target.exists(), "a refused download leaves nothing installed");
+        assert!(
+            msg.contains("holds 3 records") && msg.contains("10000"),
+            "{msg}"
+        );
+        assert!(
+            !target.exists(),
+            "a refused download leaves nothing installed"
+        );
     }
 }

@@ -148,14 +148,27 @@ fn run_flags(cmd: &mut std::process::Command, args: &RunArgs) {
     }
 }
 
-/// Builds `flatter-experiment` in the release profile and runs `subcommand`.
+/// Builds `flatter-experiment` in the release profile, then runs `subcommand` with it.
+///
+/// The binary is spawned directly, not through `cargo run` (which would sit
+/// between and outlive a killed xtask), with xtask's pid in
+/// `FLATTER_PARENT_PID`: its watchdog (`flatter_experiments::watchdog`) exits
+/// within half a second of xtask's death, even by SIGKILL, so no orphan keeps
+/// training or holding the results directory's lock (issue 17). The child
+/// stays in xtask's process group, so a Ctrl-C in the terminal reaches both
+/// at once, as before; a SIGTERM or SIGKILL sent to xtask alone reaches it
+/// through the watchdog. A process group of its own would have needed
+/// forwarding signals, that is libc, which xtask does not link.
 fn experiment_binary(wgpu: bool, subcommand: &str, configure: impl FnOnce(&mut std::process::Command)) -> anyhow::Result<()> {
-    let mut args = vec!["run", "--release", "-p", "flatter-experiments", "--bin", "flatter-experiment"];
+    let mut args = vec!["build", "--release", "-p", "flatter-experiments", "--bin", "flatter-experiment", "--message-format=json-render-diagnostics"];
     if wgpu {
         args.extend(["--features", "wgpu"]);
     }
-    let mut cmd = cargo(&args);
-    cmd.arg("--").arg(subcommand);
+    let exe = crate::util::built_executable(cargo(&args), "flatter-experiment")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.current_dir(project_root())
+        .env(flatter_experiments::watchdog::PARENT_PID_ENV, std::process::id().to_string())
+        .arg(subcommand);
     configure(&mut cmd);
     crate::util::run(cmd)
 }

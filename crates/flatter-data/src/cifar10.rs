@@ -15,8 +15,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::files::{check_labels, read_unpacked, verify_file};
-use crate::{DataError, ImageDataset, Split, Verify, how_to_get, resolve_dir};
+use crate::files::{check_labels, read_unpacked_max, verify_file};
+use crate::{DataError, ImageDataset, Presence, Split, Verify, how_to_get, resolve_dir};
 
 /// Bytes of one image: 3 planes of 32x32.
 pub const IMAGE_BYTES: usize = 3 * 32 * 32;
@@ -75,7 +75,13 @@ impl Cifar10 {
         }
         for (name, sha256) in files {
             let path = root.join(name);
-            let bytes = read_unpacked(&path)?;
+            // An official batch is exactly this size; a larger (or gzipped
+            // larger) file is refused after reading at most one byte more.
+            let limit = (RECORDS_PER_FILE * RECORD_BYTES) as u64;
+            let why = format!(
+                "the size of an official batch ({RECORDS_PER_FILE} records of {RECORD_BYTES} bytes)"
+            );
+            let bytes = read_unpacked_max(&path, limit, &why)?;
             let (batch_images, batch_labels) = parse_batch(&path, &bytes)?;
             official &= verify_file(&path, &bytes, sha256, verify)?;
             counts.push((path, batch_labels.len()));
@@ -90,7 +96,13 @@ impl Cifar10 {
             if found != RECORDS_PER_FILE {
                 official = false;
                 match verify {
-                    Verify::Strict => return Err(DataError::WrongRecordCount { path, expected: RECORDS_PER_FILE, found }),
+                    Verify::Strict => {
+                        return Err(DataError::WrongRecordCount {
+                            path,
+                            expected: RECORDS_PER_FILE,
+                            found,
+                        });
+                    }
                     Verify::Warn => eprintln!(
                         "warning: {}: {found} records, not the official {RECORDS_PER_FILE}; using it anyway",
                         path.display()
@@ -113,7 +125,15 @@ impl Cifar10 {
         })
     }
 
-    /// Loads one split from `data_dir`, or from where [`resolve_dir`] finds it.
+    /// How much of CIFAR-10 `dir` holds (see [`crate::presence`]): the
+    /// experiments fall back to another dataset only when it is
+    /// [`Presence::Absent`].
+    pub fn presence(dir: &Path) -> Presence {
+        crate::presence(crate::CIFAR10, dir)
+    }
+
+    /// Loads one split from `data_dir`, or from where [`resolve_dir`] finds it;
+    /// a directory holding only part of CIFAR-10 is a [`DataError::Partial`].
     pub fn load(
         data_dir: Option<&Path>,
         split: Split,
@@ -151,6 +171,10 @@ pub fn parse_batch(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Data
     check_labels(path, &labels, 10)?;
     Ok((images, labels))
 }
+
+/// Files that come in the official archive besides the batches, or are the
+/// archive itself: their presence, too, says that CIFAR-10 was put here.
+pub(crate) const MARKERS: [&str; 2] = ["batches.meta.txt", "cifar-10-binary.tar.gz"];
 
 /// The directory holding the batches: `dir` itself unless only its
 /// `cifar-10-batches-bin/` subdirectory has them.

@@ -23,6 +23,19 @@ pub enum DataError {
         /// How to get the data.
         hint: String,
     },
+    /// A directory holding some of a dataset's files but not all: an error, so
+    /// that a damaged copy is never silently replaced by another directory or dataset.
+    #[error("{}: {name} is only partly there, missing {}; a partial dataset is never skipped or replaced (complete it, or remove the directory); {hint}", .dir.display(), list(.missing))]
+    Partial {
+        /// The dataset's name, as given to [`crate::resolve_dir`].
+        name: String,
+        /// The directory that holds some of its files.
+        dir: PathBuf,
+        /// The files it lacks.
+        missing: Vec<PathBuf>,
+        /// How to get the data.
+        hint: String,
+    },
     /// A dataset name that [`crate::resolve_dir`] does not know.
     #[error("unknown dataset {name:?}; known: fashion-mnist, mnist, cifar10")]
     UnknownDataset {
@@ -82,6 +95,17 @@ pub enum DataError {
         expected: u64,
         /// Bytes the unpacked file has.
         found: u64,
+    },
+    /// A file that unpacks to more bytes than it may hold; reading stopped there,
+    /// so a gzip bomb is refused without being unpacked.
+    #[error("{}: unpacks to more than {limit} bytes, {why}", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The most bytes it may unpack to.
+        limit: u64,
+        /// Where the limit comes from.
+        why: String,
     },
     /// A CIFAR-10 batch whose size is not a whole number of records.
     #[error("{}: size {size} bytes is not a multiple of the {record}-byte record", .path.display())]

@@ -14,7 +14,13 @@
 //! - [`idx`]: the IDX format of MNIST and Fashion-MNIST, gzipped or raw.
 //! - [`cifar10`]: the CIFAR-10 binary batches.
 //! - [`mnist`]: the Fashion-MNIST and MNIST loaders.
-//! - [`resolve_dir`]: where a dataset is looked for when no directory is given.
+//! - [`resolve_dir`]: where a dataset is looked for when no directory is given;
+//!   [`presence`] tells an absent dataset from a partial one, which is an
+//!   error and never a reason to look elsewhere or fall back.
+//!
+//! Memory is bounded by the input: an IDX file is unpacked no further than
+//! its header promises (checked first), a CIFAR-10 batch no further than the
+//! official size.
 
 pub mod cifar10;
 mod dataset;
@@ -27,9 +33,11 @@ mod resolve;
 pub use cifar10::Cifar10;
 pub use dataset::ImageDataset;
 pub use error::DataError;
-pub use files::{read_unpacked, sha256_hex};
+pub use files::{read_unpacked, read_unpacked_max, sha256_hex};
 pub use mnist::{FashionMnist, Mnist};
-pub use resolve::{CIFAR10, DATA_DIR_ENV, FASHION_MNIST, MNIST, how_to_get, resolve_dir};
+pub use resolve::{
+    CIFAR10, DATA_DIR_ENV, FASHION_MNIST, MNIST, Presence, how_to_get, presence, resolve_dir,
+};
 
 /// Which of a dataset's two official splits to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,7 +57,9 @@ pub enum Split {
 /// [`cifar10`]). A file without a known checksum is never an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Verify {
-    /// A mismatch is a [`DataError::ChecksumMismatch`]. The default.
+    /// A mismatch is a [`DataError::ChecksumMismatch`], and a file with
+    /// another count or image size than the official one (60,000/10,000
+    /// images of 28x28; 10,000 CIFAR-10 records per batch) is an error. The default.
     #[default]
     Strict,
     /// A mismatch prints a warning to stderr and leaves `official` false.

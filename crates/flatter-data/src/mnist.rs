@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::files::{check_labels, read_unpacked, verify_file};
+use crate::files::{check_labels, verify_file};
 use crate::{DataError, ImageDataset, Split, Verify, how_to_get, idx, resolve_dir};
 
 /// The IDX file names, without `.gz`: train images, train labels, test images, test labels.
@@ -38,6 +38,11 @@ pub const FASHION_MNIST_SHA256: [Option<&str>; 4] = [
 /// SHA-256 of the unpacked official MNIST files: none, since no copy of MNIST
 /// was at hand to verify any value against, so MNIST is never `official`.
 pub const MNIST_SHA256: [Option<&str>; 4] = [None; 4];
+
+/// Images in the official training and test splits (both datasets).
+pub const OFFICIAL_COUNTS: [usize; 2] = [60_000, 10_000];
+/// Rows and columns of every official image (both datasets).
+pub const OFFICIAL_SIDE: usize = 28;
 
 /// Fashion-MNIST's pixel mean, on pixels scaled to [0, 1].
 pub const FASHION_MNIST_MEAN: f32 = 0.2860;
@@ -119,9 +124,9 @@ pub(crate) fn locate(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// Loads, checks and verifies one split.
 fn load(spec: &Spec, dir: &Path, split: Split, verify: Verify) -> Result<ImageDataset, DataError> {
-    let (images_at, labels_at) = match split {
-        Split::Train => (0, 1),
-        Split::Test => (2, 3),
+    let (images_at, labels_at, official_count) = match split {
+        Split::Train => (0, 1, OFFICIAL_COUNTS[0]),
+        Split::Test => (2, 3, OFFICIAL_COUNTS[1]),
     };
     let find = |at: usize| {
         locate(dir, FILES[at]).ok_or_else(|| DataError::Missing {
@@ -131,8 +136,8 @@ fn load(spec: &Spec, dir: &Path, split: Split, verify: Verify) -> Result<ImageDa
     };
     let images_path = find(images_at)?;
     let labels_path = find(labels_at)?;
-    let images_bytes = read_unpacked(&images_path)?;
-    let labels_bytes = read_unpacked(&labels_path)?;
+    let images_bytes = idx::read(&images_path, idx::IMAGES_MAGIC)?;
+    let labels_bytes = idx::read(&labels_path, idx::LABELS_MAGIC)?;
 
     // Structure first, so that a damaged file gets the precise error rather
     // than just a checksum mismatch.
@@ -151,6 +156,39 @@ fn load(spec: &Spec, dir: &Path, split: Split, verify: Verify) -> Result<ImageDa
 
     let images_official = verify_file(&images_path, &images_bytes, spec.sha256[images_at], verify)?;
     let labels_official = verify_file(&labels_path, &labels_bytes, spec.sha256[labels_at], verify)?;
+    // MNIST has no checksum here, and an IDX file with any count is
+    // structurally valid: after the checks above (so a damaged or unofficial
+    // file is named for that first), the count and size tell a short or
+    // foreign file from the official one.
+    let shape_ok = images.rows == OFFICIAL_SIDE && images.cols == OFFICIAL_SIDE;
+    if images.count != official_count || !shape_ok {
+        let what = format!(
+            "{} images of {}x{}, but the official file holds {official_count} of {OFFICIAL_SIDE}x{OFFICIAL_SIDE}",
+            images.count, images.rows, images.cols
+        );
+        match verify {
+            Verify::Strict if !shape_ok => {
+                return Err(DataError::BadHeader {
+                    path: images_path,
+                    reason: format!(
+                        "{what}: not the official file (Verify::Warn or Skip accepts it)"
+                    ),
+                });
+            }
+            Verify::Strict => {
+                return Err(DataError::WrongRecordCount {
+                    path: images_path,
+                    expected: official_count,
+                    found: images.count,
+                });
+            }
+            Verify::Warn => eprintln!(
+                "warning: {}: {what}; using it anyway",
+                images_path.display()
+            ),
+            Verify::Skip => {}
+        }
+    }
     Ok(ImageDataset {
         n: images.count,
         channels: 1,

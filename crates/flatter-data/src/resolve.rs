@@ -35,11 +35,15 @@ pub fn how_to_get(name: &str) -> String {
 /// The directory that holds dataset `name` (`fashion-mnist`, `mnist` or `cifar10`).
 ///
 /// If `explicit` is given (a `--data-dir`), it is the only place looked at.
-/// Otherwise the first of these that holds all the dataset's files wins:
+/// Otherwise the first of these that holds any of the dataset's files decides
+/// (see [`presence`]): a complete one wins, a partial one is a
+/// [`DataError::Partial`] naming it and what it lacks, never skipped for a
+/// later one. The candidates are:
 /// `$FLATTER_DATA_DIR/<name>`; `$XDG_CACHE_HOME/flatter/<name>`, or
 /// `~/.cache/flatter/<name>` when `XDG_CACHE_HOME` is unset; and, for
-/// Fashion-MNIST only, `/usr/share/datasets/fashion-mnist`. The error lists
-/// every place looked at and how to get the data.
+/// Fashion-MNIST only, `/usr/share/datasets/fashion-mnist`. When none holds
+/// any file, the [`DataError::NotFound`] lists every place looked at and how
+/// to get the data.
 pub fn resolve_dir(name: &str, explicit: Option<&Path>) -> Result<PathBuf, DataError> {
     let var = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
     let candidates = candidates(
@@ -49,14 +53,30 @@ pub fn resolve_dir(name: &str, explicit: Option<&Path>) -> Result<PathBuf, DataE
         var("XDG_CACHE_HOME"),
         var("HOME"),
     )?;
-    match candidates.iter().find(|dir| holds(name, dir)) {
-        Some(dir) => Ok(dir.clone()),
-        None => Err(DataError::NotFound {
-            name: name.to_string(),
-            looked: candidates,
-            hint: how_to_get(name),
-        }),
+    first_present(name, candidates)
+}
+
+/// The first of `candidates` that holds any file of `name`, if it holds all.
+fn first_present(name: &str, candidates: Vec<PathBuf>) -> Result<PathBuf, DataError> {
+    for dir in &candidates {
+        match presence(name, dir) {
+            Presence::Complete => return Ok(dir.clone()),
+            Presence::Partial { missing } => {
+                return Err(DataError::Partial {
+                    name: name.to_string(),
+                    dir: dir.clone(),
+                    missing,
+                    hint: how_to_get(name),
+                });
+            }
+            Presence::Absent => {}
+        }
     }
+    Err(DataError::NotFound {
+        name: name.to_string(),
+        looked: candidates,
+        hint: how_to_get(name),
+    })
 }
 
 /// The directories to look in, in order, given the environment's values.
@@ -93,18 +113,57 @@ fn candidates(
     Ok(dirs)
 }
 
-/// Whether `dir` holds every file of both splits of dataset `name`.
-fn holds(name: &str, dir: &Path) -> bool {
-    if name == CIFAR10 {
+/// How much of a dataset a directory holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// None of its files (or no such directory): the only case in which a
+    /// caller may look elsewhere or fall back to another dataset.
+    Absent,
+    /// Some of its files but not every file of both splits.
+    Partial {
+        /// The files it lacks, in the directory where they belong.
+        missing: Vec<PathBuf>,
+    },
+    /// Every file of both splits (their contents are checked on loading).
+    Complete,
+}
+
+/// How much of dataset `name` (`fashion-mnist`, `mnist` or `cifar10`; any
+/// other name is never present) `dir` holds.
+///
+/// For the MNISTs, the four IDX files, raw or `.gz`. For CIFAR-10, the six
+/// batches in `dir` or its `cifar-10-batches-bin/`; that subdirectory, the
+/// archive's other files and the unextracted archive also count as "some
+/// files", so an interrupted unpacking is partial, not absent.
+pub fn presence(name: &str, dir: &Path) -> Presence {
+    let (expected, found_other): (Vec<PathBuf>, bool) = if name == CIFAR10 {
         let root = cifar10::batches_dir(dir);
-        cifar10::TRAIN_FILES
+        let batches = cifar10::TRAIN_FILES.iter().chain([&cifar10::TEST_FILE]);
+        let markers = cifar10::MARKERS
             .iter()
-            .chain([&cifar10::TEST_FILE])
-            .all(|file| root.join(file).is_file())
+            .any(|m| root.join(m).is_file() || dir.join(m).is_file());
+        (
+            batches.map(|f| root.join(f)).collect(),
+            markers || dir.join(cifar10::SUBDIR).is_dir(),
+        )
+    } else if name == FASHION_MNIST || name == MNIST {
+        let files = mnist::FILES.iter();
+        (
+            files
+                .map(|f| mnist::locate(dir, f).unwrap_or_else(|| dir.join(f)))
+                .collect(),
+            false,
+        )
     } else {
-        mnist::FILES
-            .iter()
-            .all(|file| mnist::locate(dir, file).is_some())
+        return Presence::Absent;
+    };
+    let missing: Vec<PathBuf> = expected.iter().filter(|p| !p.is_file()).cloned().collect();
+    if missing.is_empty() {
+        Presence::Complete
+    } else if missing.len() < expected.len() || found_other {
+        Presence::Partial { missing }
+    } else {
+        Presence::Absent
     }
 }
 
@@ -146,6 +205,34 @@ mod tests {
     fn unknown_name_is_an_error() {
         let err = candidates("imagenet", None, None, None, None).unwrap_err();
         assert!(matches!(err, DataError::UnknownDataset { .. }), "{err}");
+    }
+
+    /// A partial `$FLATTER_DATA_DIR/cifar10` is reported, not skipped in
+    /// favour of a complete copy later in the search (issue 17).
+    #[test]
+    fn a_partial_candidate_is_not_skipped_for_a_later_complete_one() {
+        let root = tempfile::tempdir().unwrap();
+        let (partial, complete) = (root.path().join("env"), root.path().join("cache"));
+        for dir in [&partial, &complete] {
+            std::fs::create_dir_all(dir).unwrap();
+            for file in cifar10::TRAIN_FILES.iter().chain([&cifar10::TEST_FILE]) {
+                std::fs::write(dir.join(file), b"").unwrap();
+            }
+        }
+        std::fs::remove_file(partial.join("data_batch_5.bin")).unwrap();
+        let both = vec![partial.clone(), complete.clone()];
+        let err = first_present(CIFAR10, both).unwrap_err();
+        assert!(
+            matches!(&err, DataError::Partial { dir, .. } if *dir == partial),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("data_batch_5.bin"), "{err}");
+        // An absent candidate is skipped.
+        let absent = root.path().join("absent");
+        assert_eq!(
+            first_present(CIFAR10, vec![absent, complete.clone()]).unwrap(),
+            complete
+        );
     }
 
     #[test]

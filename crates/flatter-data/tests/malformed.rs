@@ -20,8 +20,10 @@ fn names(err: &DataError, path: &Path) -> String {
     msg
 }
 
+/// Structure checks on small files: `Skip`, since `Strict` also demands the
+/// official 60,000 images of 28x28 (tested in `provenance.rs`).
 fn load_mnist(dir: &Path) -> Result<flatter_data::ImageDataset, DataError> {
-    Mnist::load_dir(dir, Split::Train, Verify::Strict)
+    Mnist::load_dir(dir, Split::Train, Verify::Skip)
 }
 
 #[test]
@@ -268,7 +270,7 @@ fn idx_zero_sized_images() {
 fn idx_gzip_and_raw_read_the_same() {
     let raw = TempDir::new().unwrap();
     write_idx_split(raw.path(), "t10k", 17);
-    let from_raw = Mnist::load_dir(raw.path(), Split::Test, Verify::Strict).unwrap();
+    let from_raw = Mnist::load_dir(raw.path(), Split::Test, Verify::Skip).unwrap();
 
     // Gzipped under the usual `.gz` names.
     let gz = TempDir::new().unwrap();
@@ -276,7 +278,7 @@ fn idx_gzip_and_raw_read_the_same() {
         let bytes = std::fs::read(raw.path().join(name)).unwrap();
         write(gz.path(), &format!("{name}.gz"), &gzip(&bytes));
     }
-    let from_gz = Mnist::load_dir(gz.path(), Split::Test, Verify::Strict).unwrap();
+    let from_gz = Mnist::load_dir(gz.path(), Split::Test, Verify::Skip).unwrap();
     assert_eq!(from_gz, from_raw);
 
     // Gzipped under the raw names: the magic bytes decide, not the name.
@@ -285,7 +287,7 @@ fn idx_gzip_and_raw_read_the_same() {
         let bytes = std::fs::read(raw.path().join(name)).unwrap();
         write(renamed.path(), name, &gzip(&bytes));
     }
-    let from_renamed = Mnist::load_dir(renamed.path(), Split::Test, Verify::Strict).unwrap();
+    let from_renamed = Mnist::load_dir(renamed.path(), Split::Test, Verify::Skip).unwrap();
     assert_eq!(from_renamed, from_raw);
 }
 
@@ -466,7 +468,16 @@ fn cifar_batch_cut_at_a_record_boundary_is_refused_under_strict() {
     write_cifar(dir.path());
     let path = dir.path().join("test_batch.bin");
     let err = Cifar10::load_dir(dir.path(), Split::Test, Verify::Strict).unwrap_err();
-    assert!(matches!(err, DataError::WrongRecordCount { expected: 10_000, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::WrongRecordCount {
+                expected: 10_000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     names(&err, &path);
     let warned = Cifar10::load_dir(dir.path(), Split::Test, Verify::Warn).unwrap();
     assert!(!warned.official && warned.n > 0);

@@ -26,6 +26,7 @@ pub mod mlp;
 pub mod resnet;
 pub mod theory;
 pub mod uv;
+pub mod watchdog;
 
 use std::path::Path;
 

@@ -92,3 +92,21 @@ pub fn write_cifar(dir: &Path) {
     let test: Vec<u8> = [cifar_record(7, 1, 2, 3), cifar_record(9, 4, 5, 6)].concat();
     write(dir, "test_batch.bin", &test);
 }
+
+pub mod counting;
+
+/// A gzip file of `header` followed by `zeros` zero bytes, built as one gzip
+/// member for the header and one per MiB of zeros (gzip allows concatenated
+/// members, and the loaders unpack them all): a bomb of any size costs one
+/// small compression, never the unpacked bytes in memory.
+pub fn gzip_bomb(path: &Path, header: &[u8], zeros: usize) {
+    const MIB: usize = 1 << 20;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    out.write_all(&gzip(header)).unwrap();
+    let member = gzip(&vec![0; MIB]);
+    for _ in 0..zeros / MIB {
+        out.write_all(&member).unwrap();
+    }
+    out.write_all(&gzip(&vec![0; zeros % MIB])).unwrap();
+    out.flush().unwrap();
+}

@@ -135,6 +135,8 @@ fn invocation(flags: &RunFlags, out: PathBuf, analyse_only: bool) -> anyhow::Res
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Launched by xtask: exit when it is killed, even by SIGKILL (issue 17).
+    flatter_experiments::watchdog::exit_with_parent()?;
     match cli.command {
         Command::Run(args) => {
             let entry = flatter_experiments::find(&args.experiment)?;

@@ -82,11 +82,13 @@ pub fn load_data(scale: &ResnetScale, data_dir: Option<&Path>) -> anyhow::Result
         DatasetChoice::Cifar10 => Some(
             (Cifar10::load(data_dir, Split::Train, Verify::Strict)?, Cifar10::load(data_dir, Split::Test, Verify::Strict)?),
         ),
-        // Absent CIFAR-10 falls back to Fashion-MNIST (and the summary says so);
-        // present but damaged CIFAR-10 is an error, never a silent fallback.
+        // Only CIFAR-10 absent from every place looked at (`NotFound`) falls
+        // back to Fashion-MNIST (and the summary says so); a directory with
+        // some of its files (`DataError::Partial`) or damaged files is an
+        // error, never a silent fallback (issue 17).
         DatasetChoice::Auto => match Cifar10::load(data_dir, Split::Train, Verify::Strict) {
             Ok(train) => Some((train, Cifar10::load(data_dir, Split::Test, Verify::Strict)?)),
-            Err(DataError::Missing { .. } | DataError::NotFound { .. }) => None,
+            Err(DataError::NotFound { .. }) => None,
             Err(e) => return Err(e).context("CIFAR-10 is present but does not load"),
         },
     };
