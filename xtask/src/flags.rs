@@ -159,18 +159,41 @@ fn run_flags(cmd: &mut std::process::Command, args: &RunArgs) {
 /// at once, as before; a SIGTERM or SIGKILL sent to xtask alone reaches it
 /// through the watchdog. A process group of its own would have needed
 /// forwarding signals, that is libc, which xtask does not link.
+///
+/// The binary comes from the very build `cargo xtask test` makes
+/// ([`workspace_test_args`] plus `--no-run`), with wgpu compiled in exactly
+/// when `xtask test` would compile it (a Vulkan driver is present, or
+/// `--wgpu` asks for it). Cargo unifies features over the packages and
+/// targets of one invocation, so any other invocation (`build -p
+/// flatter-experiments`) would resolve Burn's features differently and
+/// compile Burn a second time: on a fresh machine the README's two commands,
+/// in either order, share one build of Burn (issue 17).
 fn experiment_binary(wgpu: bool, subcommand: &str, configure: impl FnOnce(&mut std::process::Command)) -> anyhow::Result<()> {
-    let mut args = vec!["build", "--release", "-p", "flatter-experiments", "--bin", "flatter-experiment", "--message-format=json-render-diagnostics"];
-    if wgpu {
-        args.extend(["--features", "wgpu"]);
-    }
-    let exe = crate::util::built_executable(cargo(&args), "flatter-experiment")?;
+    let exe = crate::util::built_executable(cargo(&experiment_build_args(wgpu || vulkan_driver_present())), "flatter-experiment")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.current_dir(project_root())
         .env(flatter_experiments::watchdog::PARENT_PID_ENV, std::process::id().to_string())
         .arg(subcommand);
     configure(&mut cmd);
     crate::util::run(cmd)
+}
+
+/// The arguments of `cargo xtask test`'s one cargo build and run: the
+/// whole workspace in release, with wgpu when `wgpu`.
+pub fn workspace_test_args(wgpu: bool) -> Vec<&'static str> {
+    let mut args = vec!["test", "--release", "--workspace"];
+    if wgpu {
+        args.extend(["--features", "flatter/wgpu"]);
+    }
+    args
+}
+
+/// The arguments that build the experiment binary: the test build's, plus
+/// `--no-run` and JSON messages to find the executable in.
+pub fn experiment_build_args(wgpu: bool) -> Vec<&'static str> {
+    let mut args = workspace_test_args(wgpu);
+    args.extend(["--no-run", "--message-format=json-render-diagnostics"]);
+    args
 }
 
 #[derive(Parser, Debug)]
@@ -224,11 +247,7 @@ impl Test {
             );
             false
         };
-        let mut args = vec!["test", "--release", "--workspace"];
-        if wgpu {
-            args.extend(["--features", "flatter/wgpu"]);
-        }
-        let mut cmd = cargo(&args);
+        let mut cmd = cargo(&workspace_test_args(wgpu));
         if !self.rest.is_empty() {
             cmd.arg("--").args(&self.rest);
         }
@@ -291,3 +310,23 @@ impl Bench {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The experiment binary is built by the test build's own cargo
+    /// invocation (only `--no-run` and the message format added), so the two
+    /// resolve the same features and share one build of Burn.
+    #[test]
+    fn the_experiment_build_is_the_test_build() {
+        for wgpu in [false, true] {
+            let test = workspace_test_args(wgpu);
+            let build = experiment_build_args(wgpu);
+            assert_eq!(&build[..test.len()], &test[..]);
+            assert_eq!(&build[test.len()..], &["--no-run", "--message-format=json-render-diagnostics"]);
+        }
+        assert!(workspace_test_args(true).contains(&"flatter/wgpu") && !workspace_test_args(false).contains(&"flatter/wgpu"));
+    }
+}
+

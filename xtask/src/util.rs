@@ -53,12 +53,13 @@ pub fn built_executable(mut cmd: Command, bin: &str) -> anyhow::Result<PathBuf> 
 }
 
 /// The `executable` of the last `compiler-artifact` message for binary `bin`
-/// in cargo's JSON messages, one per line.
+/// in cargo's JSON messages, one per line; the binary itself, not its unit
+/// test harness (which `cargo test --no-run` reports under the same name).
 fn executable_in(messages: &str, bin: &str) -> Option<PathBuf> {
     messages
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin && m["profile"]["test"] != true)
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
         .next_back()
 }
@@ -71,7 +72,8 @@ mod tests {
     fn the_executable_is_found_in_cargo_messages() {
         let messages = [
             r#"{"reason":"compiler-artifact","target":{"name":"flatter-data","kind":["lib"]},"executable":null}"#,
-            r#"{"reason":"compiler-artifact","target":{"name":"flatter-experiment","kind":["bin"]},"executable":"/t/release/flatter-experiment"}"#,
+            r#"{"reason":"compiler-artifact","target":{"name":"flatter-experiment","kind":["bin"]},"profile":{"test":false},"executable":"/t/release/flatter-experiment"}"#,
+            r#"{"reason":"compiler-artifact","target":{"name":"flatter-experiment","kind":["bin"]},"profile":{"test":true},"executable":"/t/release/deps/flatter_experiment-0123"}"#,
             r#"{"reason":"build-finished","success":true}"#,
             "not json",
         ]
