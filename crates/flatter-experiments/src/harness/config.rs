@@ -264,6 +264,10 @@ fn first_non_finite(v: &toml::Value, at: &str) -> Option<(String, f64)> {
 }
 
 #[cfg(test)]
+#[path = "config_fuzz.rs"]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use crate::matrix_sensing::MsExperiment;
     use crate::resnet::ResnetExperiment;
