@@ -248,7 +248,7 @@ impl MlpScale {
         for &lr in &self.lrs {
             let kept = self.one_minus_betas.iter().filter(|&&x| self.runs_at(lr, x)).count();
             require(
-                kept >= 2 * self.fit_half_width + 1,
+                kept > 2 * self.fit_half_width,
                 "one_minus_betas",
                 format!(
                     "η = {lr} keeps {kept} values with η/(1 − β) <= max_effective_lr = {}; the parabola needs 2·fit_half_width + 1 = {}",

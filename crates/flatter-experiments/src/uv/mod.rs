@@ -270,8 +270,8 @@ impl UvScale {
             &[("activations", act), ("cells", cells), ("data_seeds", self.data_seeds.len() as u64), ("noise_seeds", self.noise_seeds)],
         )?;
         let (n, d) = (self.n as u64, self.d as u64);
-        let row = n.checked_add(d.saturating_mul(6)).unwrap_or(u64::MAX);
-        let draw = n.checked_add(d.saturating_mul(2)).unwrap_or(u64::MAX);
+        let row = n.saturating_add(d.saturating_mul(6));
+        let draw = n.saturating_add(d.saturating_mul(2));
         within_memory(
             "n",
             &[
