@@ -248,21 +248,33 @@ pub fn select(jobs: &[Job], store: &RunStore<'_>, shard: Option<Shard>, force: b
 
 /// Checks that job and run ids are unique and usable as directory names.
 pub fn validate_jobs(jobs: &[Job]) -> Result<(), String> {
-    let mut seen_jobs = std::collections::BTreeSet::new();
-    let mut seen_runs = std::collections::BTreeSet::new();
+    // Where each id was first seen, so that a repeat names both places.
+    let mut seen_jobs = std::collections::HashMap::new();
+    let mut seen_runs = std::collections::HashMap::new();
     let ok_name = |s: &str| {
-        !s.is_empty() && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-+=".contains(c))
+        !s.is_empty()
+            && s.len() <= 200
+            && s != "."
+            && s != ".."
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-+=".contains(c))
     };
-    for job in jobs {
-        if !seen_jobs.insert(job.id.as_str()) {
-            return Err(format!("job id {:?} appears twice", job.id));
+    for (j, job) in jobs.iter().enumerate() {
+        if let Some(first) = seen_jobs.insert(job.id.as_str(), j) {
+            return Err(format!(
+                "job id {:?} appears twice (jobs {first} and {j} of {}): two values of a grid print alike in ids",
+                job.id,
+                jobs.len()
+            ));
         }
-        for run in &job.runs {
+        for (r, run) in job.runs.iter().enumerate() {
             if !ok_name(run) {
-                return Err(format!("run id {run:?} is not a plain file name (letters, digits, ._-+=)"));
+                return Err(format!("run id {run:?} (run {r} of job {:?}) is not a plain file name (1 to 200 of letters, digits, ._-+=)", job.id));
             }
-            if !seen_runs.insert(run.as_str()) {
-                return Err(format!("run id {run:?} appears twice"));
+            if let Some((fj, fr)) = seen_runs.insert(run.as_str(), (j, r)) {
+                return Err(format!(
+                    "run id {run:?} appears twice (run {fr} of job {:?} and run {r} of job {:?}): two values of a grid print alike in run ids",
+                    jobs[fj].id, job.id
+                ));
             }
         }
     }

@@ -42,7 +42,7 @@ use anyhow::Context as _;
 use crate::harness::scale::Scale;
 use crate::harness::claims::SummaryHeader;
 pub use crate::harness::config::ConfigError;
-use crate::harness::config::{Invalid, require};
+use crate::harness::config::{Invalid, distinct_in_ids, require, require_count, require_each, require_f64, within_memory, within_runs};
 
 /// One scale of the experiment. Every value that matters is here.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,35 +181,85 @@ pub struct MsExperiment {
 
 
 
-fn positive(xs: &[f64]) -> bool {
-    xs.iter().all(|x| x.is_finite() && *x > 0.0)
+/// Noise seeds are `data_seed · 1e6 + offset`: phase-2 runs take offsets
+/// `i · 1000 + j` (η index i, 1 − β index j), double-descent runs `900_000 + j`.
+const NOISE_SEED_STRIDE: u64 = 1_000_000;
+
+/// η as run ids print it.
+fn lr_tag(lr: f64) -> String {
+    format!("lr{lr:.3e}")
+}
+
+/// 1 − β as run ids print it.
+fn omb_tag(omb: f64) -> String {
+    format!("omb{omb:.3e}")
 }
 
 impl MsScale {
     /// Checks every field; the error names the field and the expectation.
+    /// Every float is finite and in range, every size is bounded by the
+    /// memory it implies, every integer product is checked, and no two runs
+    /// share an id or a noise stream (issue 17).
     pub fn validate(&self) -> Result<(), Invalid> {
+        let unit = |x: f64| x > 0.0 && x <= 1.0;
         require(self.d >= 2, "d", "expected d >= 2")?;
         require(self.r >= 1 && self.r <= self.d, "r", "expected 1 <= r <= d")?;
         require(self.h >= self.r, "h", "expected h >= r")?;
         require(self.n >= 1, "n", "expected n >= 1")?;
-        require(self.eps > 0.0 && self.eps.is_finite(), "eps", "expected eps > 0")?;
-        require(self.init_sigma > 0.0, "init_sigma", "expected > 0")?;
-        require(self.phase1_lr > 0.0, "phase1_lr", "expected > 0")?;
-        require((0.0..1.0).contains(&self.phase1_beta), "phase1_beta", "expected 0 <= beta < 1")?;
-        require(!self.lrs.is_empty() && positive(&self.lrs), "lrs", "expected at least one value, each > 0")?;
-        require(
-            self.one_minus_betas.len() >= 3 && self.one_minus_betas.iter().all(|o| *o > 0.0 && *o <= 1.0),
-            "one_minus_betas",
-            "expected at least 3 values in (0, 1]",
-        )?;
+        require_f64(self.eps, self.eps > 0.0, "eps", "eps > 0")?;
+        require_f64(self.init_sigma, self.init_sigma > 0.0, "init_sigma", "> 0")?;
+        require_f64(self.phase1_lr, self.phase1_lr > 0.0, "phase1_lr", "> 0")?;
+        require_f64(self.phase1_beta, (0.0..1.0).contains(&self.phase1_beta), "phase1_beta", "0 <= beta < 1")?;
+        require(!self.lrs.is_empty(), "lrs", "expected at least one value, each > 0")?;
+        require_each(&self.lrs, |l| l > 0.0, "lrs", "at least one value, each > 0")?;
+        distinct_in_ids("lrs", self.lrs.iter().map(|&l| lr_tag(l)))?;
+        require(self.one_minus_betas.len() >= 3, "one_minus_betas", "expected at least 3 values in (0, 1]")?;
+        require_each(&self.one_minus_betas, unit, "one_minus_betas", "at least 3 values in (0, 1]")?;
+        distinct_in_ids("one_minus_betas", self.one_minus_betas.iter().map(|&o| omb_tag(o)))?;
+        // Distinct noise streams: i · 1000 + j < 900_000 <= 900_000 + j < 1e6.
+        require(self.lrs.len() <= 900, "lrs", format!("{} values: expected at most 900 (each run's noise seed is data_seed · 1e6 + η index · 1000 + 1 − β index)", self.lrs.len()))?;
+        require(self.one_minus_betas.len() <= 1000, "one_minus_betas", format!("{} values: expected at most 1000 (noise seeds are data_seed · 1e6 + η index · 1000 + 1 − β index)", self.one_minus_betas.len()))?;
         require(!self.data_seeds.is_empty(), "data_seeds", "expected at least one seed")?;
-        require(self.log_every >= 1 && self.steps >= 10 * self.log_every && self.steps.is_multiple_of(self.log_every), "steps", "expected a multiple of log_every, >= 10 * log_every")?;
-        require((0.0..1.0).contains(&self.smooth_fraction), "smooth_fraction", "expected 0 <= f < 1")?;
-        require(self.diverge_factor > 1.0, "diverge_factor", "expected > 1")?;
-        require(self.dd_init_sigma > 0.0 && self.dd_lr > 0.0, "dd_lr", "expected dd_lr > 0 and dd_init_sigma > 0")?;
-        require(self.dd_one_minus_betas.iter().all(|o| *o > 0.0 && *o <= 1.0), "dd_one_minus_betas", "expected values in (0, 1]")?;
-        require(self.dd_steps.is_multiple_of(self.log_every) && self.dd_steps >= 10 * self.log_every, "dd_steps", "expected a multiple of log_every, >= 10 * log_every")?;
+        distinct_in_ids("data_seeds", self.data_seeds.iter().map(|s| s.to_string()))?;
+        require(
+            self.data_seeds.iter().all(|&s| s < u64::MAX / NOISE_SEED_STRIDE - 1),
+            "data_seeds",
+            "expected seeds below 2^64 / 1e6 (noise seeds are data_seed · 1e6 + offset)",
+        )?;
+        require(self.log_every >= 1, "log_every", "expected >= 1")?;
+        require_count(self.steps, "steps")?;
+        require(self.log_every.checked_mul(10).is_some_and(|m| self.steps >= m) && self.steps.is_multiple_of(self.log_every), "steps", "expected a multiple of log_every, >= 10 * log_every")?;
+        require_f64(self.smooth_fraction, (0.0..1.0).contains(&self.smooth_fraction), "smooth_fraction", "0 <= f < 1")?;
+        require_f64(self.diverge_factor, self.diverge_factor > 1.0, "diverge_factor", "> 1")?;
+        require_f64(self.dd_init_sigma, self.dd_init_sigma > 0.0, "dd_init_sigma", "> 0")?;
+        require_f64(self.dd_lr, self.dd_lr > 0.0, "dd_lr", "> 0")?;
+        require_each(&self.dd_one_minus_betas, unit, "dd_one_minus_betas", "values in (0, 1]")?;
+        distinct_in_ids("dd_one_minus_betas", self.dd_one_minus_betas.iter().map(|&o| omb_tag(o)))?;
+        require(self.dd_one_minus_betas.len() <= 100_000, "dd_one_minus_betas", "expected at most 100000 values (noise seeds are data_seed · 1e6 + 900000 + index)")?;
+        require_count(self.dd_steps, "dd_steps")?;
+        require(self.dd_steps.is_multiple_of(self.log_every) && self.log_every.checked_mul(10).is_some_and(|m| self.dd_steps >= m), "dd_steps", "expected a multiple of log_every, >= 10 * log_every")?;
         require(self.dd_seeds.iter().all(|s| self.data_seeds.contains(s)), "dd_seeds", "expected a subset of data_seeds")?;
+        distinct_in_ids("dd_seeds", self.dd_seeds.iter().map(|s| s.to_string()))?;
+        // Sizes, before anything is allocated: the problem (the n
+        // measurements A_i, d × d each, in f64 and again in f32 on the
+        // device), per run U and V with their gradients and momenta (6·d·h
+        // in f32), and every run's trace (steps / log_every + 1 points of a
+        // step and three f64).
+        let grid = within_runs(
+            "lrs",
+            &[("data_seeds", self.data_seeds.len() as u64), ("lrs", self.lrs.len() as u64), ("one_minus_betas", self.one_minus_betas.len() as u64)],
+        )?;
+        let dd = within_runs("dd_one_minus_betas", &[("2 (with controls)", 2), ("dd_seeds", self.dd_seeds.len() as u64), ("dd_one_minus_betas", self.dd_one_minus_betas.len() as u64)])?;
+        let (n, d, h) = (self.n as u64, self.d as u64, self.h as u64);
+        within_memory(
+            "n",
+            &[
+                &[("n", n), ("d", d), ("d", d), ("", 12)],
+                &[("runs", grid.saturating_add(dd)), ("6", 6), ("d", d), ("h", h), ("", 4)],
+                &[("phase-2 runs", grid), ("steps / log_every + 1", self.steps / self.log_every + 1), ("", 32)],
+                &[("double-descent runs", dd), ("dd_steps / log_every + 1", self.dd_steps / self.log_every + 1), ("", 32)],
+            ],
+        )?;
         Ok(())
     }
 
@@ -235,12 +285,12 @@ impl MsScale {
             for (i, &lr) in self.lrs.iter().enumerate() {
                 for (j, &omb) in self.one_minus_betas.iter().enumerate() {
                     runs.push(MsRun {
-                        id: format!("p2-s{seed}-lr{lr:.3e}-omb{omb:.3e}"),
+                        id: format!("p2-s{seed}-{}-{}", lr_tag(lr), omb_tag(omb)),
                         kind: RunKind::Phase2,
                         data_seed: seed,
                         lr,
                         beta: 1.0 - omb,
-                        noise_seed: seed * 1_000_000 + (i * 1000 + j) as u64,
+                        noise_seed: seed * NOISE_SEED_STRIDE + (i * 1000 + j) as u64,
                         steps: self.steps,
                     });
                 }
@@ -249,12 +299,12 @@ impl MsScale {
         for &seed in &self.dd_seeds {
             for (j, &omb) in self.dd_one_minus_betas.iter().enumerate() {
                 runs.push(MsRun {
-                    id: format!("dd-s{seed}-lr{:.3e}-omb{omb:.3e}", self.dd_lr),
+                    id: format!("dd-s{seed}-{}-{}", lr_tag(self.dd_lr), omb_tag(omb)),
                     kind: RunKind::DoubleDescent,
                     data_seed: seed,
                     lr: self.dd_lr,
                     beta: 1.0 - omb,
-                    noise_seed: seed * 1_000_000 + 900_000 + j as u64,
+                    noise_seed: seed * NOISE_SEED_STRIDE + 900_000 + j as u64,
                     steps: self.dd_steps,
                 });
             }

@@ -29,7 +29,7 @@ use crate::harness::TrainCtx;
 use anyhow::Context as _;
 use crate::harness::claims::SummaryHeader;
 pub use crate::harness::config::ConfigError;
-use crate::harness::config::{Invalid, require};
+use crate::harness::config::{Invalid, MAX_COUNT, distinct_in_ids, require, require_each, require_f64, within_memory, within_runs};
 pub use crate::harness::beta_star::{BetaStarAtLr, GridPoint, SeedScores, SlopeBootstrap, SlopeFit, bootstrap_slope, fit_beta_star_at, fit_slope};
 pub use crate::harness::{Activation, Criterion, GAMMA_OPT};
 pub use crate::harness::claims::ClaimKind;
@@ -183,7 +183,7 @@ impl MlpScale {
             "label_noise_prob",
             "expected 0 < p < 0.9 (below 1 − 1/K, so the true class stays the most likely)",
         )?;
-        require(self.valley_lr > 0.0 && self.valley_lr.is_finite(), "valley_lr", "expected > 0")?;
+        require_f64(self.valley_lr, self.valley_lr > 0.0, "valley_lr", "> 0")?;
         require(self.valley_max_epochs >= 1, "valley_max_epochs", "expected >= 1")?;
         require(
             self.batch_size >= 1 && self.batch_size <= 10 * self.train_per_class,
@@ -191,12 +191,15 @@ impl MlpScale {
             "expected 1 <= batch_size <= the training set",
         )?;
         require(self.epochs_noisy >= 1, "epochs_noisy", "expected >= 1")?;
-        require(self.eval_every >= 1, "eval_every", "expected >= 1")?;
         require(
-            self.lrs.len() >= 3 && self.lrs.iter().all(|&l| l > 0.0 && l.is_finite()),
-            "lrs",
-            "expected at least 3 values, each > 0 (the slope needs 3 points)",
+            self.epochs_noisy.checked_add(self.epochs_clean).is_some_and(|t| t <= MAX_COUNT),
+            "epochs_clean",
+            format!("epochs_noisy ({}) + epochs_clean ({}) must be at most 2^53", self.epochs_noisy, self.epochs_clean),
         )?;
+        require(self.eval_every >= 1, "eval_every", "expected >= 1")?;
+        require(self.lrs.len() >= 3, "lrs", "expected at least 3 values, each > 0 (the slope needs 3 points)")?;
+        require_each(&self.lrs, |l| l > 0.0, "lrs", "at least 3 values, each > 0 (the slope needs 3 points)")?;
+        distinct_in_ids("lrs", self.lrs.iter().map(|&l| format!("lr{}", fmt_id(l))))?;
         require(
             self.one_minus_betas.len() >= 3 && self.one_minus_betas.iter().all(|&x| x > 0.0 && x <= 1.0),
             "one_minus_betas",
@@ -207,7 +210,8 @@ impl MlpScale {
             "one_minus_betas",
             "expected strictly increasing values",
         )?;
-        require(self.max_effective_lr > 0.0 && self.max_effective_lr.is_finite(), "max_effective_lr", "expected > 0")?;
+        distinct_in_ids("one_minus_betas", self.one_minus_betas.iter().map(|&x| format!("b{}", fmt_id(1.0 - x))))?;
+        require_f64(self.max_effective_lr, self.max_effective_lr > 0.0, "max_effective_lr", "> 0")?;
         let mut seeds = self.run_seeds.clone();
         seeds.sort_unstable();
         seeds.dedup();
@@ -216,11 +220,35 @@ impl MlpScale {
             "run_seeds",
             "expected at least one seed, without repeats",
         )?;
-        require(self.fit_half_width >= 1, "fit_half_width", "expected >= 1 (a parabola needs 3 points)")?;
+        require(
+            self.fit_half_width >= 1 && self.fit_half_width <= self.one_minus_betas.len(),
+            "fit_half_width",
+            "expected 1 <= fit_half_width <= the number of one_minus_betas (a parabola needs 3 points)",
+        )?;
+        // Sizes, before anything is allocated: the runs, and per run (one per
+        // worker) the weights with their gradients, momenta and the valley's
+        // copy (4 × the parameters in f32), a batch's activations (forward
+        // and backward) and the evaluation points.
+        within_runs(
+            "run_seeds",
+            &[("lrs", self.lrs.len() as u64), ("one_minus_betas", self.one_minus_betas.len() as u64), ("run_seeds", self.run_seeds.len() as u64)],
+        )?;
+        let sizes: Vec<u64> = std::iter::once(784).chain(self.widths.iter().map(|&w| w as u64)).chain(std::iter::once(10)).collect();
+        let params = sizes.windows(2).try_fold(0u64, |acc, w| w[0].checked_mul(w[1])?.checked_add(w[1])?.checked_add(acc));
+        let units = sizes.iter().try_fold(0u64, |acc, &w| acc.checked_add(w));
+        let points = (self.epochs_noisy + self.epochs_clean) / self.eval_every + 2;
+        within_memory(
+            "widths",
+            &[
+                &[("parameters", params.unwrap_or(u64::MAX)), ("4 copies", 4), ("", 4)],
+                &[("batch_size", self.batch_size as u64), ("units", units.unwrap_or(u64::MAX)), ("forward and backward", 2), ("", 4)],
+                &[("evaluation points", points), ("", 24)],
+            ],
+        )?;
         for &lr in &self.lrs {
             let kept = self.one_minus_betas.iter().filter(|&&x| self.runs_at(lr, x)).count();
             require(
-                kept >= 2 * self.fit_half_width + 1,
+                kept > 2 * self.fit_half_width,
                 "one_minus_betas",
                 format!(
                     "η = {lr} keeps {kept} values with η/(1 − β) <= max_effective_lr = {}; the parabola needs 2·fit_half_width + 1 = {}",

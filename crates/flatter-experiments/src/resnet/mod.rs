@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::harness::scale::Scale;
 use crate::harness::claims::{ClaimKind, SummaryHeader};
 pub use crate::harness::config::ConfigError;
+use crate::harness::config::{distinct_in_ids, require_count, require_each, require_f64, within_memory, within_runs};
 pub use crate::harness::claims::{Criterion, FigureRef};
 use crate::harness::io::read_json;
 use crate::harness::beta_star::{BetaStarAtLr, GridPoint, SlopeFit, fit_beta_star_at, fit_slope};
@@ -237,7 +238,10 @@ fn ensure(ok: bool, field: &'static str, message: impl Into<String>) -> Result<(
 }
 
 impl ResnetScale {
-    /// Checks every field; the error names the field.
+    /// Checks every field; the error names the field. Every float is finite
+    /// and in range, every scheduled learning rate is > 0 (HeavyBall panics
+    /// on 0), every size is bounded by the memory it implies and every
+    /// integer product is checked (issue 17).
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         ensure(self.base_width >= 1, "base_width", "must be >= 1")?;
         ensure(
@@ -260,21 +264,63 @@ impl ResnetScale {
             "must be non-empty, without repeats",
         )?;
         let p1 = &self.phase1;
-        ensure(p1.lr > 0.0 && p1.lr.is_finite(), "phase1.lr", format!("{} must be > 0", p1.lr))?;
+        ensure(p1.lr > 0.0 && p1.lr.is_finite(), "phase1.lr", format!("{} must be > 0 and finite", p1.lr))?;
         ensure((0.0..1.0).contains(&p1.momentum), "phase1.momentum", format!("{} must be in [0, 1)", p1.momentum))?;
         ensure(p1.total_epochs >= 1, "phase1.total_epochs", "must be >= 1")?;
+        require_count(p1.total_epochs, "phase1.total_epochs")?;
         ensure(p1.warmup_epochs < p1.total_epochs, "phase1.warmup_epochs", "must be below phase1.total_epochs")?;
         ensure(p1.checkpoint_every >= 1, "phase1.checkpoint_every", "must be >= 1")?;
+        // The schedule rises through the warm-up and falls through the
+        // cosine, so its smallest values are at epoch 0 and at the last
+        // epoch; either may underflow to 0 (η₀/warmup_epochs, or
+        // 1 + cos(π t) for t near 1), which HeavyBall::step refuses by panicking.
+        for epoch in [0, p1.total_epochs - 1] {
+            let lr = self.phase1_lr(epoch);
+            ensure(
+                lr > 0.0 && lr.is_finite(),
+                "phase1.lr",
+                format!(
+                    "the schedule (phase1.lr = {}, warmup_epochs = {}, total_epochs = {}) gives η = {lr} at epoch {epoch}; every scheduled η must be > 0 and finite",
+                    p1.lr, p1.warmup_epochs, p1.total_epochs
+                ),
+            )?;
+        }
         let p2 = &self.phase2;
         ensure(p2.batch_size >= 1, "phase2.batch_size", "must be >= 1")?;
         ensure(p2.epochs >= 1, "phase2.epochs", "must be >= 1")?;
+        require_count(p2.epochs, "phase2.epochs")?;
         ensure(!p2.lrs.is_empty(), "phase2.lrs", "must not be empty")?;
-        ensure(p2.lrs.iter().all(|&l| l > 0.0 && l.is_finite()), "phase2.lrs", "every η must be > 0")?;
+        require_each(&p2.lrs, |l| l > 0.0, "phase2.lrs", "every η > 0")?;
+        distinct_in_ids("phase2.lrs", p2.lrs.iter().map(|&l| format!("lr{l}")))?;
         ensure(!p2.c_multipliers.is_empty(), "phase2.c_multipliers", "must not be empty")?;
-        ensure(p2.c > 0.0, "phase2.c", "must be > 0")?;
-        ensure(p2.gamma > 0.0, "phase2.gamma", "must be > 0")?;
+        require_each(&p2.c_multipliers, |m| m > 0.0, "phase2.c_multipliers", "every multiplier > 0")?;
+        distinct_in_ids("phase2.c_multipliers", p2.c_multipliers.iter().map(|&m| format!("m{m}")))?;
+        require_f64(p2.c, p2.c > 0.0, "phase2.c", "> 0")?;
+        require_f64(p2.gamma, p2.gamma > 0.0, "phase2.gamma", "> 0")?;
         ensure(p2.eval_every >= 1, "phase2.eval_every", "must be >= 1")?;
         ensure(p2.lrs.contains(&p2.fig4_lr), "phase2.fig4_lr", "must be one of phase2.lrs")?;
+        require_f64(self.phase3.lr, self.phase3.lr > 0.0, "phase3.lr", "> 0")?;
+        require_count(self.phase3.steps, "phase3.steps")?;
+        // Sizes, before anything is allocated: the runs; the network (about
+        // 2728 · base_width² parameters: 11,173,962 at width 64) with its
+        // gradients, momenta and phase-1 copy in f32; the activations of a
+        // forward and backward pass over a chunk or a batch (an estimate:
+        // 32 × 32 × base_width per image for each of ~40 stored tensors); and
+        // each run's curve points.
+        within_runs(
+            "run_seeds",
+            &[("phase2.lrs", p2.lrs.len() as u64), ("phase2.c_multipliers", p2.c_multipliers.len() as u64), ("run_seeds", self.run_seeds.len() as u64)],
+        )?;
+        let width = self.base_width as u64;
+        let images = (self.chunk_size as u64).max(p2.batch_size as u64);
+        within_memory(
+            "base_width",
+            &[
+                &[("2728 · base_width²", width.checked_mul(width).and_then(|w| w.checked_mul(2728)).unwrap_or(u64::MAX)), ("4 copies", 4), ("", 4)],
+                &[("max(chunk_size, phase2.batch_size)", images), ("40 × 32 × 32", 40 * 32 * 32), ("base_width", width), ("", 4)],
+                &[("curve points", p2.epochs / p2.eval_every + 2), ("", 16)],
+            ],
+        )?;
         for run in self.runs() {
             ensure(
                 run.beta > 0.0 && run.beta < 1.0,
@@ -282,7 +328,6 @@ impl ResnetScale {
                 format!("run {} has β = {} outside (0, 1)", run.id, run.beta),
             )?;
         }
-        ensure(self.phase3.lr > 0.0, "phase3.lr", "must be > 0")?;
         Ok(())
     }
 

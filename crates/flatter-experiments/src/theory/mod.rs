@@ -29,7 +29,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::harness::claims::SummaryHeader;
-use crate::harness::config::{Invalid, require};
+use crate::harness::config::{Invalid, distinct_in_ids, require, require_each, require_f64, within_memory};
 use crate::harness::plan::Job;
 #[cfg(feature = "train")]
 use crate::harness::TrainCtx;
@@ -175,6 +175,11 @@ pub struct FdRun {
     pub bisection_tol: f64,
 }
 
+/// η as run ids print it.
+fn lr_tag(lr: f64) -> String {
+    format!("lr{lr:.3e}")
+}
+
 fn finite_positive(xs: &[f64]) -> bool {
     xs.iter().all(|x| x.is_finite() && *x > 0.0)
 }
@@ -182,14 +187,16 @@ fn finite_positive(xs: &[f64]) -> bool {
 impl TheoryScale {
     /// Checks every field; the error names the field and the expectation.
     pub fn validate(&self) -> Result<(), Invalid> {
-        require(self.eps > 0.0 && self.sigma_x2 > 0.0 && self.kappa > 0.0, "eps", "expected eps, sigma_x2, kappa > 0")?;
+        require_f64(self.eps, self.eps > 0.0, "eps", "eps > 0")?;
+        require_f64(self.sigma_x2, self.sigma_x2 > 0.0, "sigma_x2", "> 0")?;
+        require_f64(self.kappa, self.kappa > 0.0, "kappa", "> 0")?;
         require(self.n >= 1, "n", "expected n >= 1")?;
-        require(self.lambda > 0.0, "lambda", "expected lambda > 0")?;
-        require(self.c_over_c_star > 0.0, "c_over_c_star", "expected > 0")?;
+        require_f64(self.lambda, self.lambda > 0.0, "lambda", "lambda > 0")?;
+        require_f64(self.c_over_c_star, self.c_over_c_star > 0.0, "c_over_c_star", "> 0")?;
         require(self.fit_lrs[0] > 0.0 && self.fit_lrs[1] > self.fit_lrs[0] && self.fit_lrs[1] < 1.0, "fit_lrs", "expected 0 < lo < hi < 1")?;
         require(self.fit_points >= 3, "fit_points", "expected >= 3")?;
         require(self.gammas.iter().all(|g| (0.0..=1.0).contains(g)) && self.gammas.len() >= 3, "gammas", "expected >= 3 values in [0, 1]")?;
-        require(self.control_drift_powers.iter().all(|p| *p >= 0.0 && (p - 2.0).abs() > 0.1), "control_drift_powers", "expected p >= 0, away from 2")?;
+        require_each(&self.control_drift_powers, |p| p >= 0.0 && (p - 2.0).abs() > 0.1, "control_drift_powers", "p >= 0, away from 2")?;
         require(finite_positive(&self.c_sweep), "c_sweep", "expected values > 0")?;
         require(self.windows.iter().all(|w| w[0] > 0.0 && w[1] > w[0] && w[1] < 1.0), "windows", "expected 0 < lo < hi < 1 for each")?;
         require(
@@ -199,13 +206,30 @@ impl TheoryScale {
         )?;
         require(self.fd_lrs.len() >= 2 && finite_positive(&self.fd_lrs) && self.fd_lrs.iter().all(|l| *l < 1.0), "fd_lrs", "expected >= 2 values in (0, 1)")?;
         require(self.fd_lrs.windows(2).all(|w| w[1] < w[0]), "fd_lrs", "expected decreasing η (the boundary must approach 1/2 along the list)")?;
-        require(self.fd_c > 0.0 && self.fd_c <= 1.0, "fd_c", "expected 0 < C <= 1 (so that β >= 0 at γ = 0)")?;
-        require(self.fd_lambdas.iter().all(|l| *l >= 0.0) && !self.fd_lambdas.is_empty(), "fd_lambdas", "expected values >= 0")?;
+        distinct_in_ids("fd_lrs", self.fd_lrs.iter().map(|&l| lr_tag(l)))?;
+        require_f64(self.fd_c, self.fd_c > 0.0 && self.fd_c <= 1.0, "fd_c", "0 < C <= 1 (so that β >= 0 at γ = 0)")?;
+        require(!self.fd_lambdas.is_empty(), "fd_lambdas", "expected values >= 0")?;
+        require_each(&self.fd_lambdas, |l| l >= 0.0, "fd_lambdas", "values >= 0")?;
         require(self.fd_gammas.iter().all(|g| (0.0..=1.0).contains(g)) && !self.fd_gammas.is_empty(), "fd_gammas", "expected values in [0, 1]")?;
-        require(self.fd_h > 0.0, "fd_h", "expected > 0")?;
-        require(self.boundary_lambda > 0.0, "boundary_lambda", "expected > 0")?;
+        require_each(&self.fd_base, |_| true, "fd_base", "finite values")?;
+        require_f64(self.fd_h, self.fd_h > 0.0, "fd_h", "> 0")?;
+        require_f64(self.boundary_lambda, self.boundary_lambda > 0.0, "boundary_lambda", "> 0")?;
         require(self.fd_lrs.iter().all(|l| l * self.boundary_lambda < 1.0), "boundary_lambda", "expected η λ < 1 at every fd_lrs (a real spectrum at γ = 0)")?;
         require(self.bisection_tol > 0.0 && self.bisection_tol < 0.01, "bisection_tol", "expected 0 < tol < 0.01")?;
+        // Sizes: the τ curves of the analysis, fit_points values of η for
+        // every γ, control, C and window (two f64 each); and the Jacobians of
+        // the finite-difference runs (fd_lrs × fd_gammas × fd_lambdas, 64 bytes each).
+        let curves = [self.gammas.len(), self.control_drift_powers.len(), self.c_sweep.len(), self.windows.len(), 1]
+            .iter()
+            .try_fold(1u64, |acc, &k| acc.checked_mul(k as u64 + 1))
+            .unwrap_or(u64::MAX);
+        within_memory(
+            "fit_points",
+            &[
+                &[("fit_points", self.fit_points as u64), ("curves", curves), ("", 16)],
+                &[("fd_lrs", self.fd_lrs.len() as u64), ("fd_gammas", self.fd_gammas.len() as u64), ("fd_lambdas", self.fd_lambdas.len() as u64), ("", 64)],
+            ],
+        )?;
         Ok(())
     }
 
@@ -214,7 +238,7 @@ impl TheoryScale {
         self.fd_lrs
             .iter()
             .map(|&lr| FdRun {
-                id: format!("fd-lr{lr:.3e}"),
+                id: format!("fd-{}", lr_tag(lr)),
                 lr,
                 c: self.fd_c,
                 gammas: self.fd_gammas.clone(),

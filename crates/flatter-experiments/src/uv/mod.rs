@@ -33,7 +33,7 @@ use anyhow::Context as _;
 use crate::harness::scale::Scale;
 use crate::harness::claims::{ClaimKind, SummaryHeader};
 pub use crate::harness::config::ConfigError;
-use crate::harness::config::{Invalid, require};
+use crate::harness::config::{Invalid, MAX_COUNT, distinct_in_ids, require, require_count, require_each, require_f64, within_memory, within_runs};
 
 /// The loss normalisation: L = (1/2n) Σ (f − y)², so κ = 1 in the drift rate of eq. (126).
 pub const KAPPA: f64 = 1.0;
@@ -167,8 +167,19 @@ pub struct UvExperiment {
     pub paper: UvScale,
 }
 
-fn all_finite(xs: &[f64]) -> bool {
-    xs.iter().all(|x| x.is_finite())
+/// γ as run ids print it.
+fn gamma_tag(gamma: f64) -> String {
+    format!("g{gamma:.4}")
+}
+
+/// η as run and job ids print it.
+fn lr_tag(lr: f64) -> String {
+    format!("lr{lr:.1e}")
+}
+
+/// C/C* of a C-sweep cell as run ids print it.
+fn c_tag(factor: f64) -> String {
+    format!("-c{factor:.3}")
 }
 
 fn contains(xs: &[f64], x: f64) -> bool {
@@ -189,23 +200,23 @@ pub struct Draw {
 }
 
 impl UvScale {
-    /// Checks every field's range; the error names the field and the expectation.
+    /// Checks every field's range; the error names the field and the
+    /// expectation. Every float is finite and in range, every size is bounded
+    /// by the memory it implies, and every integer product is checked, before
+    /// anything is allocated (issue 17).
     pub fn validate(&self) -> Result<(), Invalid> {
         require(self.d >= 1, "d", "expected d >= 1")?;
         require(self.n >= 2, "n", "expected n >= 2")?;
-        require(self.eps > 0.0 && self.eps.is_finite(), "eps", "expected eps > 0")?;
-        require(self.c_over_c_star > 0.0 && self.c_over_c_star.is_finite(), "c_over_c_star", "expected > 0")?;
+        require_f64(self.eps, self.eps > 0.0, "eps", "eps > 0")?;
+        require_f64(self.c_over_c_star, self.c_over_c_star > 0.0, "c_over_c_star", "> 0")?;
         require(!self.activations.is_empty(), "activations", "expected at least one of linear, tanh, relu")?;
-        require(
-            self.gammas.len() >= 3 && all_finite(&self.gammas) && self.gammas.iter().all(|&g| g >= 0.0),
-            "gammas",
-            "expected at least 3 values, each >= 0",
-        )?;
-        require(
-            self.lrs.len() >= 3 && all_finite(&self.lrs) && self.lrs.iter().all(|&l| l > 0.0),
-            "lrs",
-            "expected at least 3 values, each > 0",
-        )?;
+        distinct_in_ids("activations", self.activations.iter().map(|a| a.name().to_string()))?;
+        require(self.gammas.len() >= 3, "gammas", "expected at least 3 values, each >= 0")?;
+        require_each(&self.gammas, |g| g >= 0.0, "gammas", "at least 3 values, each >= 0")?;
+        distinct_in_ids("gammas", self.gammas.iter().map(|&g| gamma_tag(g)))?;
+        require(self.lrs.len() >= 3, "lrs", "expected at least 3 values, each > 0")?;
+        require_each(&self.lrs, |l| l > 0.0, "lrs", "at least 3 values, each > 0")?;
+        distinct_in_ids("lrs", self.lrs.iter().map(|&l| lr_tag(l)))?;
         require(self.noise_seeds >= 1 && self.noise_seeds < NOISE_SEED_STRIDE, "noise_seeds", "expected 1 <= noise_seeds < 1e6")?;
         let mut seeds = self.data_seeds.clone();
         seeds.sort_unstable();
@@ -213,38 +224,76 @@ impl UvScale {
         require(
             !self.data_seeds.is_empty() && seeds.len() == self.data_seeds.len() && seeds.iter().all(|&s| s < u64::MAX / NOISE_SEED_STRIDE),
             "data_seeds",
-            "expected at least one seed, no repeats",
+            "expected at least one seed, no repeats, each below 2^64 / 1e6 (its noise seeds are seed · 1e6 + s)",
         )?;
-        require(
-            self.c_sweep.is_empty() || (self.c_sweep.len() >= 3 && self.c_sweep.iter().all(|&c| c > 0.0)),
-            "c_sweep",
-            "expected no values or at least 3, each > 0",
-        )?;
-        require(self.c_sweep_gamma >= 0.0, "c_sweep_gamma", "expected >= 0")?;
+        require(self.c_sweep.is_empty() || self.c_sweep.len() >= 3, "c_sweep", "expected no values or at least 3, each > 0")?;
+        require_each(&self.c_sweep, |c| c > 0.0, "c_sweep", "no values or at least 3, each > 0")?;
+        distinct_in_ids("c_sweep", self.c_sweep.iter().map(|&c| c_tag(c)))?;
+        require_f64(self.c_sweep_gamma, self.c_sweep_gamma >= 0.0, "c_sweep_gamma", ">= 0")?;
         require(self.c_sweep_lrs.iter().all(|&l| contains(&self.lrs, l)), "c_sweep_lrs", "expected values from lrs")?;
-        require(self.run_length_multiple > 0.0, "run_length_multiple", "expected > 0")?;
-        require(self.skip_factor >= 0.0, "skip_factor", "expected >= 0")?;
+        distinct_in_ids("c_sweep_lrs", self.c_sweep_lrs.iter().map(|&l| lr_tag(l)))?;
+        require_f64(self.run_length_multiple, self.run_length_multiple > 0.0, "run_length_multiple", "> 0")?;
+        require_f64(self.skip_factor, self.skip_factor >= 0.0, "skip_factor", ">= 0")?;
         require(self.log_every >= 1, "log_every", "expected >= 1")?;
         require(self.max_points >= 50, "max_points", "expected >= 50 (the fits need points)")?;
-        require(self.max_steps >= 10 * self.log_every, "max_steps", "expected >= 10 * log_every")?;
-        require(self.start_fraction > 0.0, "start_fraction", "expected > 0")?;
+        require_count(self.max_steps, "max_steps")?;
         require(
-            self.floor_fraction > 0.0 && self.floor_fraction < 1.0,
-            "floor_fraction",
-            "expected 0 < floor_fraction < 1",
+            self.log_every.checked_mul(10).is_some_and(|m| self.max_steps >= m),
+            "max_steps",
+            "expected >= 10 * log_every",
         )?;
-        require(self.diverge_factor > 1.0, "diverge_factor", "expected > 1")?;
+        // runs() divides by log_every · max_points: a product that wraps to 0 would panic.
+        require(
+            self.log_every.checked_mul(self.max_points).is_some_and(|m| m <= MAX_COUNT),
+            "max_points",
+            format!("log_every ({}) × max_points ({}) must be at most 2^53", self.log_every, self.max_points),
+        )?;
+        require_f64(self.start_fraction, self.start_fraction > 0.0, "start_fraction", "> 0")?;
+        require_f64(self.floor_fraction, self.floor_fraction > 0.0 && self.floor_fraction < 1.0, "floor_fraction", "0 < floor_fraction < 1")?;
+        require_f64(self.diverge_factor, self.diverge_factor > 1.0, "diverge_factor", "> 1")?;
         require(
             (0.0..=1.0).contains(&self.min_success_share),
             "min_success_share",
             "expected 0 <= min_success_share <= 1",
         )?;
-        // Every run must have β in [0, 1).
-        for run in self.runs() {
+        // Sizes, before anything is allocated: the runs (at most every
+        // cell), each draw's x, u, v in f64, and per run in the stacked
+        // program its x row (n), u, v, their gradients and momenta (6d) in
+        // f32 and its trace (max_points + 2 points of a u64 and an f64).
+        let act = self.activations.len() as u64;
+        let cells = (self.gammas.len() as u64)
+            .checked_mul(self.lrs.len() as u64)
+            .and_then(|g| g.checked_add((self.c_sweep_lrs.len() as u64).checked_mul(self.c_sweep.len() as u64)?));
+        let cells = cells.ok_or(("lrs", "the number of cells overflows 64 bits".to_string()))?;
+        let runs = within_runs(
+            "noise_seeds",
+            &[("activations", act), ("cells", cells), ("data_seeds", self.data_seeds.len() as u64), ("noise_seeds", self.noise_seeds)],
+        )?;
+        let (n, d) = (self.n as u64, self.d as u64);
+        let row = n.saturating_add(d.saturating_mul(6));
+        let draw = n.saturating_add(d.saturating_mul(2));
+        within_memory(
+            "n",
+            &[
+                &[("runs", runs), ("n + 6·d", row), ("", 4)],
+                &[("data_seeds", self.data_seeds.len() as u64), ("n + 2·d", draw), ("", 8)],
+                &[("runs", runs), ("max_points + 2", self.max_points.saturating_add(2)), ("", 16)],
+            ],
+        )?;
+        // Every run must have β in [0, 1), and a unique id. The noise seeds
+        // of a (cell, draw) share its β and differ only in their id's last
+        // part (`-s{seed}`), so one seed checks them all.
+        let mut ids = std::collections::HashSet::new();
+        for run in (UvScale { noise_seeds: 1, ..self.clone() }).runs() {
             require(
                 (0.0..1.0).contains(&run.beta),
                 "lrs",
                 format!("lr {} with gamma {} and C {:.4} (data seed {}) gives beta {}, outside [0, 1)", run.lr, run.gamma, run.c, run.data_seed, run.beta),
+            )?;
+            require(
+                ids.insert(run.id.clone()),
+                "c_sweep_gamma",
+                format!("run id {} appears twice: a C-sweep cell (c_sweep_gamma, c_sweep) prints like a grid cell (gammas, c_over_c_star)", run.id),
             )?;
         }
         Ok(())
@@ -309,10 +358,10 @@ impl UvScale {
                 let planned = planned.max(self.log_every);
                 let log_every = self.log_every * planned.div_ceil(self.log_every * self.max_points).max(1);
                 let steps = planned.div_ceil(log_every) * log_every;
-                let c_tag = if same_value(factor, self.c_over_c_star) { String::new() } else { format!("-c{factor:.3}") };
+                let c_tag = if same_value(factor, self.c_over_c_star) { String::new() } else { c_tag(factor) };
                 for seed in 0..self.noise_seeds {
                     runs.push(UvRun {
-                        id: format!("{}-d{}-g{gamma:.4}-lr{lr:.1e}{c_tag}-s{seed}", activation.name(), draw.data_seed),
+                        id: format!("{}-d{}-{}-{}{c_tag}-s{seed}", activation.name(), draw.data_seed, gamma_tag(gamma), lr_tag(lr)),
                         activation,
                         gamma,
                         lr,
@@ -335,12 +384,17 @@ impl UvScale {
     /// The jobs: one per (activation, η), whose runs (every draw, γ, C and
     /// seed) train as one stacked program; runs of one η have similar lengths.
     pub fn jobs(&self) -> Vec<Job> {
-        let runs = self.runs();
-        let mut jobs = Vec::new();
-        for &act in &self.activations {
-            for &lr in &self.lrs {
-                let ids = runs.iter().filter(|r| r.activation == act && same_value(r.lr, lr)).map(|r| r.id.clone()).collect();
-                jobs.push(Job { id: format!("{}-lr{lr:.1e}", act.name()), runs: ids });
+        let mut jobs: Vec<Job> = self
+            .activations
+            .iter()
+            .flat_map(|act| self.lrs.iter().map(move |&lr| Job { id: format!("{}-{}", act.name(), lr_tag(lr)), runs: Vec::new() }))
+            .collect();
+        // One pass, in the order of runs() (a filter per job was quadratic).
+        for run in self.runs() {
+            let act = self.activations.iter().position(|&a| a == run.activation);
+            let lr = self.lrs.iter().position(|&l| same_value(run.lr, l));
+            if let (Some(a), Some(l)) = (act, lr) {
+                jobs[a * self.lrs.len() + l].runs.push(run.id);
             }
         }
         jobs
