@@ -61,7 +61,10 @@ pub fn at(point: &str) {
     assert!(POINTS.contains(&point), "abort point {point:?} is not listed in harness::abort::POINTS");
     let Ok(spec) = std::env::var(ABORT_AT_ENV) else { return };
     let (target, n) = parse(&spec).unwrap_or_else(|e| panic!("{e}"));
-    assert!(POINTS.contains(&target), "{ABORT_AT_ENV}={spec}: no such point; the points are {POINTS:?}");
+    assert!(
+        POINTS.contains(&target),
+        "{ABORT_AT_ENV}={spec}: no such point; the points are {POINTS:?}"
+    );
     if target == point && HITS.fetch_add(1, Ordering::SeqCst) + 1 == n {
         eprintln!("{ABORT_AT_ENV}={spec}: aborting at {point}");
         std::process::abort();

@@ -328,16 +328,18 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(Vec<u8>, Phase1Summary)>
     let setup = out.join("setup");
     let key = setup_key(ctx.scale, ctx.data);
     let result = FileSet { dir: &setup, manifest: "phase1.json", point: "resnet.phase1" };
+    let progress_dir = setup.join("phase1-progress");
+    let mut progress = CheckpointDir::new(&progress_dir, "resnet.phase1-progress", key.clone());
     if let Some(loaded) = result.load::<Phase1File>()? {
         if loaded.state.key == key {
+            // A kill after the result, before its progress was removed, left the progress behind.
+            progress.remove()?;
             let mut files = loaded.files;
             return Ok((files.remove("model").expect("the manifest names the model"), loaded.state.summary));
         }
         // A different setup: nothing under setup/ belongs to this config.
         result.remove().with_context(|| format!("removing stale {}", setup.display()))?;
     }
-    let progress_dir = setup.join("phase1-progress");
-    let mut progress = CheckpointDir::new(&progress_dir, "resnet.phase1-progress", key.clone());
     let p1 = ctx.scale.phase1.clone();
     let rule = MomentumRule::fixed(p1.momentum)?;
     let make = || Ok(HeavyBallConfig::new(rule).init()?);
