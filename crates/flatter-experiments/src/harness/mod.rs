@@ -15,11 +15,14 @@
 //! - [`io`]: atomic writes, so no half-written file is ever read as complete.
 //! - [`scale`]: the `smoke` / `cpu` / `paper` scales.
 //! - [`setup`]: the one key that decides whether a shared setup artefact
-//!   (the MLP's valley, ResNet's phase 1) is reused.
+//!   (the MLP's valley, ResNet's phase 1) is reused, and the manifest that
+//!   makes a set of files (a checkpoint, an artefact) one atomic unit.
+//! - [`abort`]: the test hook that kills the process at a named write boundary.
 //! - With the `train` feature only: [`progress`] (bars and job workers),
 //!   [`stacked`] (R runs of one model as one tensor program) and [`images`]
 //!   (images to Burn tensors in seeded minibatch order).
 
+pub mod abort;
 pub mod activation;
 pub mod beta_star;
 pub mod claims;

@@ -5,8 +5,12 @@
 //! Layout of the output directory:
 //! - `config.json`: the resolved scale, written before training;
 //! - `setup/valley.bpk` + `setup/valley.json`: the valley checkpoint (a
-//!   burnpack module record) and what produced it, written atomically and
-//!   reused when `valley.json` matches the scale's valley settings;
+//!   burnpack module record), then its manifest (the settings that produced
+//!   it, its summary and the SHA-256 of `valley.bpk`), written last; reused
+//!   when the manifest verifies and its settings match the scale's. A valley
+//!   that does not verify is retrained, with a warning naming the file: it
+//!   is a function of its settings alone, so retraining gives what an intact
+//!   file would have held, as a shard that computes its own valley does;
 //! - `runs/<id>/{config.json, metrics.csv, summary.json}`: `summary.json` is
 //!   written last and atomically, so a run with one is complete and is
 //!   skipped on a rerun (resume);
@@ -28,7 +32,8 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use burn::module::Module as _;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor};
 use flatter_data::{FashionMnist, ImageDataset, Split, Verify};
 use flatter_device::BackendKind;
 use flatter_optim::rng::{RandomStream, Streams};
@@ -36,11 +41,12 @@ use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
+use crate::harness::abort;
 use crate::harness::images::{ImageBatcher, epoch_order, label_tensor, minibatches};
-use crate::harness::io::{read_json, write_atomic, write_json, write_record};
+use crate::harness::io::{write_atomic, write_json, write_record};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::progress::{cpu_workers, for_each_parallel};
-use crate::harness::setup::SetupKey;
+use crate::harness::setup::{FileSet, SetupKey};
 use crate::harness::{Activation, TrainCtx};
 use crate::mlp::model::{Mlp, MlpConfig};
 use crate::mlp::{CleanLoss, EpochPoint, MlpExp, MlpRun, MlpRunSummary, MlpScale, ValleySummary, dataset_description};
@@ -124,7 +130,8 @@ impl ValleySettings {
     }
 }
 
-/// `setup/valley.json`: the key the checkpoint was made for, and what it produced.
+/// `setup/valley.json`: the key the checkpoint was made for, and what it
+/// produced; the manifest of `valley.bpk` ([`FileSet`]) adds its hash.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ValleyFile {
     key: SetupKey,
@@ -181,34 +188,30 @@ pub fn train_valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, bar:
     )
 }
 
-/// The valley checkpoint under `<out>/setup/`: loaded when present and made
-/// for the same settings, else trained and written atomically.
+/// The valley checkpoint under `<out>/setup/`: loaded when its manifest
+/// verifies and names the same settings, else trained and written as one
+/// unit (`valley.bpk`, then the manifest `valley.json`).
 pub fn valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, out: &Path, force: bool, bar: &ProgressBar) -> anyhow::Result<(Mlp, ValleySummary)> {
     // Shards running at once: one trains the valley, the others wait and load it.
     let _setup_lock = crate::harness::plan::lock_setup(out)?;
     let dir = out.join("setup");
-    let (record, meta) = (dir.join("valley.bpk"), dir.join("valley.json"));
+    let set = FileSet { dir: &dir, manifest: "valley.json", point: "mlp.valley" };
+    let record = dir.join("valley.bpk");
     let key = SetupKey::of(&ValleySettings::of(scale, backend));
     let device = backend.autodiff_device()?;
-    if !force && record.is_file() {
-        if let Ok(file) = read_json::<ValleyFile>(&meta) {
-            if file.key == key {
-                let model = model_config(scale)
-                    .init(&device)
-                    .try_load_file(&record)
-                    .with_context(|| format!("loading the valley checkpoint {}", record.display()))?;
-                bar.finish_and_clear();
-                return Ok((model, file.summary));
-            }
-        }
+    if !force && let Some(loaded) = set.load::<ValleyFile>()? && loaded.state.key == key {
+        let bytes = Bytes::from_bytes_vec(loaded.files["model"].clone());
+        let model = ModuleRecord::from_bytes(bytes)
+            .and_then(|r| model_config(scale).init(&device).try_load_record(r))
+            .with_context(|| format!("loading the valley checkpoint {}", record.display()))?;
+        bar.finish_and_clear();
+        return Ok((model, loaded.state.summary));
     }
     let (model, summary) = train_valley(scale, data, backend, bar)?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Atomic: write to a temporary sibling, then rename; the json (the marker) goes last.
-    let tmp = dir.join(format!(".valley.bpk.tmp{}", std::process::id()));
-    model.clone().save_file(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &record).with_context(|| format!("renaming to {}", record.display()))?;
-    write_json(&meta, &ValleyFile { key, summary: summary.clone() })?;
+    let bytes = model.clone().into_record().into_bytes().with_context(|| format!("serialising {}", record.display()))?;
+    // Under fixed names: the old manifest goes first, so it never vouches for a new valley.bpk.
+    set.invalidate()?;
+    set.write(&[("model", "valley.bpk", &bytes)], &ValleyFile { key, summary: summary.clone() }, false)?;
     Ok((model, summary))
 }
 
@@ -321,11 +324,14 @@ pub fn train(ctx: &TrainCtx<'_, MlpExp>, todo: &[&Job]) -> anyhow::Result<()> {
         let bar = progress.job_bar(&run.id, scale.epochs_noisy + scale.epochs_clean);
         let dir = run_dir(out, &run.id);
         write_json(&dir.join("config.json"), run)?;
+        abort::at("mlp.run.config");
         let (summary, points) = train_run(scale, &data, &valley_model, run, backend, &bar)?;
         bar.finish_and_clear();
         write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
+        abort::at("mlp.run.metrics");
         // Written last and atomically: its presence means the run is complete.
         write_record(&dir.join("summary.json"), &summary)?;
+        abort::at("mlp.run.summary");
         progress.job_done();
         Ok(())
     })

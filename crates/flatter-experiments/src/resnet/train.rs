@@ -4,9 +4,11 @@
 //!
 //! Layout of the output directory:
 //! - `config.json`: the resolved scale, written before training;
-//! - `setup/`: the phase-1 checkpoint (`phase1.bpk`, `phase1.json`, and the
-//!   `setup.json` it was made for), reused whenever it matches; while phase 1
-//!   runs, its resumable checkpoint lives in `setup/phase1-progress/`;
+//! - `setup/`: phase 1's result, `phase1.bpk` and then its manifest
+//!   `phase1.json` (the [`Phase1Summary`], the setup key it was made for and
+//!   the SHA-256 of `phase1.bpk`), reused whenever it verifies and its key
+//!   matches; while phase 1 runs, its resumable checkpoint lives in
+//!   `setup/phase1-progress/`;
 //! - `runs/<id>/{config.json, metrics.csv, summary.json}`, `summary.json` last;
 //!   while a run trains, its resumable checkpoint lives in `runs/<id>/checkpoint/`;
 //! - `figures/*.svg|png`; and last `summary.json`.
@@ -21,7 +23,11 @@
 //!
 //! Resuming: phase 1 and every phase-2 run save the model record, the
 //! optimizer record (π) and a [`Checkpoint`] (epoch, step, metrics so far)
-//! atomically at epoch ends. Data order and label noise of epoch e come from
+//! at epoch ends as one unit: `model.<g>.bpk` and `optim.<g>.bpk` of
+//! generation g, then `manifest.json` (the position, the key and both files'
+//! SHA-256), then generation g − 1 is removed ([`FileSet`]). A kill at any
+//! point resumes from the last complete generation; a set that does not
+//! verify is discarded and the phase starts over. Data order and label noise of epoch e come from
 //! ChaCha8 streams of (seed, stream, e), so a resumed run replays exactly what
 //! a straight run would have done. Phase 3 is short and is redone from the
 //! phase-2 result when interrupted.
@@ -35,15 +41,18 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor};
+use burn::tensor::Bytes;
 use flatter_data::{Cifar10, DataError, FashionMnist, ImageDataset, Split, Verify};
 use flatter_optim::rng::{RandomStream, Streams};
 use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use indicatif::{ProgressBar, ProgressDrawTarget};
+use serde::{Deserialize, Serialize};
 
 use crate::harness::TrainCtx;
-use crate::harness::setup::SetupKey;
+use crate::harness::abort;
+use crate::harness::setup::{FileSet, SetupKey};
 use crate::harness::images::{ImageBatcher, epoch_order, label_tensor};
-use crate::harness::io::{read_json, write_atomic, write_json, write_record};
+use crate::harness::io::{write_atomic, write_json, write_record};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::progress::Progress;
 use crate::resnet::model::{ResNet, ResNetConfig};
@@ -181,37 +190,84 @@ fn full_batch_gradient(model: &ResNet, data: &Data, loss: &ExpectedLoss, chunk: 
     (acc.grads(), total, correct / n)
 }
 
-/// Saves a model record, an optimizer record and the position, each atomically,
-/// the position last (its presence marks a complete checkpoint).
-fn save_checkpoint(dir: &Path, model: &ResNet, optim: &ModuleOptimizer, state: &Checkpoint) -> anyhow::Result<()> {
-    let model_bytes = model.valid().into_record().into_bytes().context("serialising the model record")?;
-    write_atomic(&dir.join("model.bpk"), &model_bytes)?;
-    let optim_bytes = optim.into_bytes().context("serialising the optimizer record")?;
-    write_atomic(&dir.join("optim.bpk"), &optim_bytes)?;
-    write_json(&dir.join("state.json"), state)?;
-    Ok(())
+/// What a checkpoint's manifest carries beside its two files: the
+/// generation g of `model.<g>.bpk` and `optim.<g>.bpk`, the key of what is
+/// being trained (phase 1's setup, or the run), and the position.
+#[derive(Serialize, Deserialize)]
+struct CheckpointState {
+    generation: u64,
+    key: SetupKey,
+    #[serde(flatten)]
+    position: Checkpoint,
 }
 
-fn load_model(path: &Path, config: &ResNetConfig, device: &Device) -> anyhow::Result<ResNet> {
-    let record = ModuleRecord::load(path).with_context(|| format!("reading {}", path.display()))?;
+/// A resumable checkpoint directory (`setup/phase1-progress/`, `runs/<id>/checkpoint/`).
+struct CheckpointDir<'a> {
+    set: FileSet<'a>,
+    key: SetupKey,
+    /// The generation the next save writes.
+    next: u64,
+}
+
+impl<'a> CheckpointDir<'a> {
+    fn new(dir: &'a Path, point: &'a str, key: SetupKey) -> Self {
+        CheckpointDir { set: FileSet { dir, manifest: "manifest.json", point }, key, next: 0 }
+    }
+
+    /// Saves generation `next` as one unit (see the module docs), then
+    /// removes the previous one.
+    fn save(&mut self, model: &ResNet, optim: &ModuleOptimizer, position: &Checkpoint) -> anyhow::Result<()> {
+        let g = self.next;
+        let model_bytes = model.valid().into_record().into_bytes().context("serialising the model record")?;
+        let optim_bytes = optim.into_bytes().context("serialising the optimizer record")?;
+        let (model_name, optim_name) = (format!("model.{g}.bpk"), format!("optim.{g}.bpk"));
+        let state = CheckpointState { generation: g, key: self.key.clone(), position: position.clone() };
+        self.set.write(&[("model", &model_name, &model_bytes), ("optim", &optim_name, &optim_bytes)], &state, true)?;
+        self.next = g + 1;
+        Ok(())
+    }
+
+    /// The last complete generation, when there is one that verifies and was
+    /// saved for this key (one saved for another key is discarded).
+    fn load(
+        &mut self,
+        config: &ResNetConfig,
+        optim: impl FnOnce() -> anyhow::Result<ModuleOptimizer>,
+        device: &Device,
+    ) -> anyhow::Result<Option<(ResNet, ModuleOptimizer, Checkpoint)>> {
+        let Some(loaded) = self.set.load::<CheckpointState>()? else { return Ok(None) };
+        if loaded.state.key != self.key {
+            eprintln!("note: discarding {}: it was saved for other settings", self.set.dir.display());
+            self.set.invalidate()?;
+            return Ok(None);
+        }
+        let model_path = self.set.dir.join(format!("model.{}.bpk", loaded.state.generation));
+        let model = model_from_bytes(&loaded.files["model"], &model_path, config, device)?;
+        let optim_bytes = Bytes::from_bytes_vec(loaded.files["optim"].clone());
+        let optim = optim()?.from_bytes(optim_bytes).context("loading the optimizer record")?;
+        self.next = loaded.state.generation + 1;
+        Ok(Some((model, optim, loaded.state.position)))
+    }
+
+    /// Removes the directory once its phase is complete (the manifest first).
+    fn remove(&self) -> anyhow::Result<()> {
+        Ok(self.set.remove()?)
+    }
+}
+
+/// A model from a verified burnpack record; `path` names where it came from.
+fn model_from_bytes(bytes: &[u8], path: &Path, config: &ResNetConfig, device: &Device) -> anyhow::Result<ResNet> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).with_context(|| format!("reading {}", path.display()))?;
     config.init(device).try_load_record(record).with_context(|| format!("loading {}", path.display()))
 }
 
-/// Loads a checkpoint when `dir/state.json` exists.
-fn load_checkpoint(
-    dir: &Path,
-    config: &ResNetConfig,
-    optim: impl FnOnce() -> anyhow::Result<ModuleOptimizer>,
-    device: &Device,
-) -> anyhow::Result<Option<(ResNet, ModuleOptimizer, Checkpoint)>> {
-    let state_path = dir.join("state.json");
-    if !state_path.exists() {
-        return Ok(None);
-    }
-    let state: Checkpoint = read_json(&state_path)?;
-    let model = load_model(&dir.join("model.bpk"), config, device)?;
-    let optim = optim()?.load(dir.join("optim.bpk")).context("loading the optimizer record")?;
-    Ok(Some((model, optim, state)))
+/// `setup/phase1.json`: phase 1's summary (what the analysis reads) with the
+/// key it was made for, flattened into the manifest of `phase1.bpk`.
+#[derive(Serialize, Deserialize)]
+struct Phase1File {
+    key: SetupKey,
+    #[serde(flatten)]
+    summary: Phase1Summary,
 }
 
 /// Everything the phases share.
@@ -266,30 +322,31 @@ fn setup_key(scale: &ResnetScale, data: &Data) -> SetupKey {
 
 /// Phase 1: full-batch heavy-ball GD on the expected loss, warm-up then
 /// cosine, until 100% train accuracy or the end of the schedule. Saved once
-/// under `setup/`; a matching saved result is loaded instead.
-fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> {
+/// under `setup/`; a matching saved result that verifies is loaded instead.
+/// Returns the model's record (the bytes of `setup/phase1.bpk`) and the summary.
+fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(Vec<u8>, Phase1Summary)> {
     // Shards running at once: one computes phase 1, the others wait and load it.
     let _setup_lock = crate::harness::plan::lock_setup(out)?;
     let setup = out.join("setup");
     let key = setup_key(ctx.scale, ctx.data);
-    let (model_path, summary_path, key_path) = (setup.join("phase1.bpk"), setup.join("phase1.json"), setup.join("setup.json"));
-    if summary_path.exists() && key_path.exists() {
-        if key.matches_file(&key_path) {
-            let summary: Phase1Summary = read_json(&summary_path)?;
-            return Ok((load_model(&model_path, &ctx.config, &ctx.device)?, summary));
+    let result = FileSet { dir: &setup, manifest: "phase1.json", point: "resnet.phase1" };
+    let progress_dir = setup.join("phase1-progress");
+    let mut progress = CheckpointDir::new(&progress_dir, "resnet.phase1-progress", key.clone());
+    if let Some(loaded) = result.load::<Phase1File>()? {
+        if loaded.state.key == key {
+            // A kill after the result, before its progress was removed, left the progress behind.
+            progress.remove()?;
+            let mut files = loaded.files;
+            return Ok((files.remove("model").expect("the manifest names the model"), loaded.state.summary));
         }
         // A different setup: nothing under setup/ belongs to this config.
-        std::fs::remove_dir_all(&setup).with_context(|| format!("removing stale {}", setup.display()))?;
+        result.remove().with_context(|| format!("removing stale {}", setup.display()))?;
     }
-    std::fs::create_dir_all(&setup)?;
-    key.write(&key_path)?;
-    let progress = setup.join("phase1-progress");
-    std::fs::create_dir_all(&progress)?;
     let p1 = ctx.scale.phase1.clone();
     let rule = MomentumRule::fixed(p1.momentum)?;
     let make = || Ok(HeavyBallConfig::new(rule).init()?);
     let start = Instant::now();
-    let (mut model, mut optim, mut state) = match load_checkpoint(&progress, &ctx.config, make, &ctx.device)? {
+    let (mut model, mut optim, mut state) = match progress.load(&ctx.config, make, &ctx.device)? {
         Some(loaded) => loaded,
         None => {
             ctx.device.seed(flatter_optim::Streams::new(ctx.scale.seed).backend_seed());
@@ -317,7 +374,7 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
         bar.inc(1);
         if state.epoch % p1.checkpoint_every == 0 {
             state.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
-            save_checkpoint(&progress, &model, &optim, &state)?;
+            progress.save(&model, &optim, &state)?;
         }
         ctx.step_taken()?;
     };
@@ -340,32 +397,35 @@ fn phase1(ctx: &mut Ctx, out: &Path) -> anyhow::Result<(ResNet, Phase1Summary)> 
         n_test_curve: ctx.data.test_curve.len(),
         is_cifar: ctx.data.is_cifar,
     };
-    write_atomic(&model_path, &model.valid().into_record().into_bytes().context("serialising the phase-1 model")?)?;
-    write_json(&summary_path, &summary)?;
-    std::fs::remove_dir_all(&progress).ok();
-    Ok((model, summary))
+    let bytes = model.valid().into_record().into_bytes().context("serialising the phase-1 model")?;
+    // Under fixed names: the manifest goes first, so no old phase1.json can vouch for a new phase1.bpk.
+    result.invalidate()?;
+    result.write(&[("model", "phase1.bpk", &bytes)], &Phase1File { key, summary: summary.clone() }, false)?;
+    progress.remove()?;
+    Ok((bytes.to_vec(), summary))
 }
 
 /// Phase 2 (label-noise heavy-ball SGD) and phase 3 (full-batch Adam back
 /// onto the valley) of one run, resumable at epoch ends.
-fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyhow::Result<ResnetRunSummary> {
+fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, phase1: &[u8], baseline: f64) -> anyhow::Result<ResnetRunSummary> {
     let dir = run_dir(out, &run.id);
-    let ckpt = dir.join("checkpoint");
+    let ckpt_dir = dir.join("checkpoint");
+    let mut ckpt = CheckpointDir::new(&ckpt_dir, "resnet.run-checkpoint", SetupKey::of(run));
     if ctx.force {
         // --force retrains from phase 1's weights, never from an old checkpoint.
-        std::fs::remove_dir_all(&ckpt).ok();
+        ckpt.remove()?;
     }
-    std::fs::create_dir_all(&ckpt)?;
     write_json(&dir.join("config.json"), run)?;
+    abort::at("resnet.run.config");
     let p2 = ctx.scale.phase2.clone();
     let rule = MomentumRule::scaled_with_gamma(run.c_multiplier * p2.c, p2.gamma)?;
     let make = || Ok(HeavyBallConfig::new(rule).init()?);
     let start = Instant::now();
-    let (mut model, mut optim, mut state) = match load_checkpoint(&ckpt, &ctx.config, make, &ctx.device)? {
+    let (mut model, mut optim, mut state) = match ckpt.load(&ctx.config, make, &ctx.device)? {
         Some(loaded) => loaded,
         None => {
-            // π₀ = 0: a fresh optimizer on the phase-1 weights.
-            let model = load_model(&out.join("setup").join("phase1.bpk"), &ctx.config, &ctx.device)?;
+            // π₀ = 0: a fresh optimizer on phase 1's weights (its record, verified or just written).
+            let model = model_from_bytes(phase1, &out.join("setup").join("phase1.bpk"), &ctx.config, &ctx.device)?;
             (model, make()?, Checkpoint { epoch: 0, steps: 0, eval_epochs: vec![0], test_accuracy: vec![baseline], wall_seconds: 0.0 })
         }
     };
@@ -413,7 +473,7 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
             bar.set_message(format!("test acc {:.1}%", 100.0 * test));
         }
         state.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
-        save_checkpoint(&ckpt, &model, &optim, &state)?;
+        ckpt.save(&model, &optim, &state)?;
     }
     bar.finish();
     let best = state.test_accuracy.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -456,8 +516,10 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, baseline: f64) -> anyho
     summary.timing = timing;
     summary.wall_seconds = prior_wall + start.elapsed().as_secs_f64();
     write_atomic(&dir.join("metrics.csv"), metrics_csv(&summary).as_bytes())?;
+    abort::at("resnet.run.metrics");
     write_record(&dir.join("summary.json"), &summary)?;
-    std::fs::remove_dir_all(&ckpt).ok();
+    abort::at("resnet.run.summary");
+    ckpt.remove()?;
     Ok(summary)
 }
 
@@ -505,11 +567,19 @@ pub fn train(ctx: &TrainCtx<'_, ResnetExp>, todo: &[&Job]) -> anyhow::Result<()>
         force: ctx.inv.opts.force,
         steps: 0,
     };
-    let (_, p1) = phase1(&mut run_ctx, out)?;
+    let (phase1_record, p1) = phase1(&mut run_ctx, out)?;
     let runs = scale.runs();
+    // A run killed after its summary but before its checkpoint was removed is
+    // complete: its checkpoint is dead weight (another shard may race us to it).
+    for run in &runs {
+        let dir = run_dir(out, &run.id);
+        if dir.join("summary.json").exists() && dir.join("checkpoint").exists() {
+            std::fs::remove_dir_all(dir.join("checkpoint")).ok();
+        }
+    }
     for job in todo {
         let run = runs.iter().find(|r| r.id == job.id).expect("a job per run");
-        train_run(&mut run_ctx, out, run, p1.test_accuracy_curve)?;
+        train_run(&mut run_ctx, out, run, &phase1_record, p1.test_accuracy_curve)?;
         ctx.progress.job_done();
     }
     Ok(())
