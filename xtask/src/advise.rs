@@ -182,7 +182,8 @@ impl Advise {
                     .to_string()
             };
             bail!(
-                "lr {lr:?} with C = {c:.4} and γ = {gamma:.4} gives β = {beta:.4}, outside [0, 1): {hint}"
+                "lr {lr:?} with C = {c:.4} and γ = {gamma:.4} gives β = {}, outside [0, 1): {hint}",
+                if beta.abs() < 1e4 { format!("{beta:.4}") } else { format!("{beta:.3e}") }
             );
         }
         let mut s = String::new();

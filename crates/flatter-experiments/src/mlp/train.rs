@@ -162,7 +162,7 @@ pub fn train_valley(scale: &MlpScale, data: &MlpData, backend: BackendKind, bar:
         let loss = loss_fn.loss(logits, y.clone());
         let loss_value = loss.clone().into_scalar::<f64>();
         if !loss_value.is_finite() {
-            bail!("valley phase diverged at step {epoch} (loss {loss_value}); lower valley_lr ({})", scale.valley_lr);
+            bail!("valley phase diverged at step {epoch} (loss {loss_value}); lower valley_lr ({:e})", scale.valley_lr);
         }
         bar.set_position(epoch);
         bar.set_message(format!("train acc {:.4}, loss {loss_value:.4}", correct as f64 / n as f64));
