@@ -228,8 +228,9 @@ pub struct SlopeBootstrap {
 }
 
 /// A deterministic stream of u64 (SplitMix64): the bootstrap's only
-/// randomness, so an analysis is a pure function of the run records.
-fn splitmix64(state: &mut u64) -> u64 {
+/// randomness, so an analysis is a pure function of the run records (also
+/// the config property test's generator).
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

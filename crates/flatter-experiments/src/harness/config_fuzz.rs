@@ -18,19 +18,12 @@ use crate::harness::config::{ExperimentFile, MAX_RUNS, ScaleTable, load};
 use crate::harness::plan::validate_jobs;
 use crate::harness::scale::Scale;
 
+/// SplitMix64 ([`crate::harness::beta_star::splitmix64`]) with a range draw.
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (crate::harness::beta_star::splitmix64(&mut self.0) % n as u64) as usize
     }
 }
 
