@@ -135,7 +135,7 @@ pub fn fmt_value(x: Option<f64>) -> String {
         None => "–".into(),
         Some(x) if x.is_nan() => "NaN".into(),
         Some(x) if x.is_infinite() => if x > 0.0 { "inf".into() } else { "-inf".into() },
-        Some(x) if x == 0.0 => "0".into(),
+        Some(0.0) => "0".into(),
         Some(x) if x.abs() < 1e-3 || x.abs() >= 1e4 => format!("{x:.2e}"),
         Some(x) => format!("{x:.3}"),
     }
