@@ -409,7 +409,8 @@ fn nan() -> f64 {
 }
 
 /// The position of an interrupted phase, saved beside the model and optimizer
-/// records (`state.json`, written last and atomically): enough to continue
+/// records, inside the checkpoint's manifest (`manifest.json`, written last,
+/// with the records' SHA-256; `harness::setup::FileSet`): enough to continue
 /// exactly where a straight-through run would be. The random streams need no
 /// saved position: every epoch's data order and label noise come from a
 /// ChaCha8 stream of (seed, stream, epoch).
