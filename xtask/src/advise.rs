@@ -354,62 +354,21 @@ mod tests {
                 &["--lr", "0.1", "--n-train", "0", "--label-noise", "0.5"],
                 "--n-train",
             ),
-            (
-                &[
-                    "--lr",
-                    "0.1",
-                    "--n-train",
-                    "10",
-                    "--label-noise",
-                    "0.5",
-                    "--sigma-x2",
-                    "inf",
-                ],
-                "--sigma-x2",
-            ),
-            (
-                &[
-                    "--lr",
-                    "0.1",
-                    "--n-train",
-                    "10",
-                    "--label-noise",
-                    "0.5",
-                    "--sigma-x2",
-                    "0",
-                ],
-                "--sigma-x2",
-            ),
-            (
-                &[
-                    "--lr",
-                    "0.1",
-                    "--n-train",
-                    "10",
-                    "--label-noise",
-                    "0.5",
-                    "--kappa",
-                    "NaN",
-                ],
-                "--kappa",
-            ),
-            // Each finite, but C* overflows f64.
-            (
-                &[
-                    "--lr",
-                    "0.1",
-                    "--n-train",
-                    "1",
-                    "--label-noise",
-                    "1e300",
-                    "--sigma-x2",
-                    "1e300",
-                ],
-                "C*",
-            ),
         ];
+        // With C* from data statistics: --n-train 10 --label-noise 0.5 plus one bad flag.
+        let with_cstar = |flag: &'static str, value: &'static str| -> Vec<&'static str> {
+            vec!["--lr", "0.1", "--n-train", "10", "--label-noise", "0.5", flag, value]
+        };
+        let cstar_cases = [
+            (with_cstar("--sigma-x2", "inf"), "--sigma-x2"),
+            (with_cstar("--sigma-x2", "0"), "--sigma-x2"),
+            (with_cstar("--kappa", "NaN"), "--kappa"),
+            // Each finite, but C* overflows f64.
+            (vec!["--lr", "0.1", "--n-train", "1", "--label-noise", "1e300", "--sigma-x2", "1e300"], "C*"),
+        ];
+        let cases = cases.iter().map(|(a, f)| (a.to_vec(), *f)).chain(cstar_cases);
         for (args, flag) in cases {
-            let err = advise(args).advice().unwrap_err().to_string();
+            let err = advise(&args).advice().unwrap_err().to_string();
             assert!(err.contains(flag), "{args:?}: {err}");
         }
     }
