@@ -37,7 +37,12 @@ fn test_config(dir: &Path, name: &str, edit: impl FnOnce(&mut toml::Table)) -> P
 
 /// `flatter-experiment run <exp> --scale smoke` into `out`, aborted at `abort` if given.
 fn run(exp: &str, config: &Path, out: &Path, abort: Option<&str>) -> Output {
+    run_with(exp, config, out, abort, &[])
+}
+
+fn run_with(exp: &str, config: &Path, out: &Path, abort: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
+    cmd.envs(env.iter().copied());
     cmd.args(["run", exp, "--scale", "smoke", "--quiet", "--config"])
         .arg(config)
         .arg("--out")
@@ -233,7 +238,8 @@ fn force_discards_checkpoints() {
     let config = small_resnet(tmp.path());
     let steps_in_last_process = |force: bool| -> u64 {
         let dir = tmp.path().join(format!("force-{force}"));
-        let killed = run("resnet-cifar", &config, &dir, Some("resnet.run-checkpoint.manifest:2"));
+        // One worker, so that the second checkpoint written is the first run's second epoch.
+        let killed = run_with("resnet-cifar", &config, &dir, Some("resnet.run-checkpoint.manifest:2"), &[("FLATTER_JOBS", "1")]);
         assert_eq!(killed.status.signal(), Some(SIGABRT), "{}", text(&killed));
         let checkpointed: Vec<PathBuf> = std::fs::read_dir(dir.join("runs"))
             .unwrap()
@@ -250,7 +256,7 @@ fn force_discards_checkpoints() {
         if force {
             cmd.arg("--force");
         }
-        let again = cmd.env_remove(ABORT_AT_ENV).env_remove(ABORT_AFTER_JOBS_ENV).output().unwrap();
+        let again = cmd.env("FLATTER_JOBS", "1").env_remove(ABORT_AT_ENV).env_remove(ABORT_AFTER_JOBS_ENV).output().unwrap();
         assert!(again.status.success(), "{}", text(&again));
         let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(checkpointed[0].join("summary.json")).unwrap()).unwrap();
         summary["timing"]["phase2_step_count"].as_u64().unwrap()

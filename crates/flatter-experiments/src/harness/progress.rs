@@ -84,10 +84,18 @@ pub fn for_each_parallel<T: Sync>(
     }
 }
 
-/// Worker threads for CPU work: the machine's parallelism.
+/// Worker threads for CPU work: `FLATTER_JOBS` when set, else the machine's parallelism.
 pub fn cpu_workers() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::env::var(JOBS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
+
+/// `FLATTER_JOBS=N` (N ≥ 1) sets [`cpu_workers`]; unset or not a positive
+/// integer, it is one per core.
+pub const JOBS_ENV: &str = "FLATTER_JOBS";
 
 /// The environment variable of [`job_written`]'s test hook.
 pub const ABORT_AFTER_JOBS_ENV: &str = "FLATTER_ABORT_AFTER_JOBS";

@@ -54,7 +54,7 @@ use crate::harness::setup::{FileSet, SetupKey};
 use crate::harness::images::{ImageBatcher, epoch_order, label_tensor};
 use crate::harness::io::{write_atomic, write_json, write_record};
 use crate::harness::plan::{Job, run_dir};
-use crate::harness::progress::Progress;
+use crate::harness::progress::{Progress, cpu_workers, for_each_parallel};
 use crate::resnet::model::{ResNet, ResNetConfig};
 use crate::resnet::{Checkpoint, RunTiming, DatasetChoice, Phase1Summary, ResnetExp, ResnetRun, ResnetRunSummary, ResnetScale, dataset_label};
 
@@ -279,14 +279,16 @@ struct Ctx<'a> {
     stop_after_steps: Option<u64>,
     progress: Option<&'a Progress>,
     force: bool,
-    steps: u64,
+    /// Optimizer steps taken in this process, over every worker (the
+    /// `stop_after_steps` test hook counts these).
+    steps: &'a std::sync::atomic::AtomicU64,
 }
 
 impl Ctx<'_> {
     fn step_taken(&mut self) -> anyhow::Result<()> {
-        self.steps += 1;
-        if self.stop_after_steps.is_some_and(|k| self.steps >= k) {
-            bail!("interrupted after {} steps (stop_after_steps)", self.steps);
+        let steps = self.steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if self.stop_after_steps.is_some_and(|k| steps >= k) {
+            bail!("interrupted after {steps} steps (stop_after_steps)");
         }
         Ok(())
     }
@@ -552,22 +554,26 @@ fn metrics_csv(s: &ResnetRunSummary) -> String {
     csv
 }
 
-/// Trains phase 1 once (or loads it from `setup/`), then the `todo` runs
-/// one after another, each resumable at epoch ends.
+/// Trains phase 1 once (or loads it from `setup/`), then the `todo` runs,
+/// each resumable at epoch ends: on a CPU backend one worker thread per core
+/// (each run alone, as the MLP's; at the cpu scale's width one run leaves the
+/// second core mostly idle, issue 18), on a GPU one at a time.
 pub fn train(ctx: &TrainCtx<'_, ResnetExp>, todo: &[&Job]) -> anyhow::Result<()> {
     let (scale, out) = (ctx.scale, ctx.out);
     let data = load_data(scale, ctx.inv.data_dir.as_deref())?;
-    let mut run_ctx = Ctx {
+    let device = ctx.backend.autodiff_device()?;
+    let steps = std::sync::atomic::AtomicU64::new(0);
+    let worker_ctx = || Ctx {
         scale,
         data: &data,
         config: model_config(scale, &data),
-        device: ctx.backend.autodiff_device()?,
+        device: device.clone(),
         stop_after_steps: ctx.inv.stop_after_steps,
         progress: Some(ctx.progress),
         force: ctx.inv.opts.force,
-        steps: 0,
+        steps: &steps,
     };
-    let (phase1_record, p1) = phase1(&mut run_ctx, out)?;
+    let (phase1_record, p1) = phase1(&mut worker_ctx(), out)?;
     let runs = scale.runs();
     // A run killed after its summary but before its checkpoint was removed is
     // complete: its checkpoint is dead weight (another shard may race us to it).
@@ -577,10 +583,14 @@ pub fn train(ctx: &TrainCtx<'_, ResnetExp>, todo: &[&Job]) -> anyhow::Result<()>
             std::fs::remove_dir_all(dir.join("checkpoint")).ok();
         }
     }
-    for job in todo {
-        let run = runs.iter().find(|r| r.id == job.id).expect("a job per run");
-        train_run(&mut run_ctx, out, run, &phase1_record, p1.test_accuracy_curve)?;
+    let todo: Vec<&ResnetRun> = todo.iter().map(|job| runs.iter().find(|r| r.id == job.id).expect("a job per run")).collect();
+    let workers = if ctx.backend.is_cpu() { cpu_workers() } else { 1 };
+    // Each run starts from phase 1's record bytes (fresh leaves, nothing
+    // shared between workers' graphs) and draws only from its own seed's
+    // streams, so its numbers do not depend on the worker that trains it.
+    for_each_parallel(&todo, workers, |run| {
+        train_run(&mut worker_ctx(), out, run, &phase1_record, p1.test_accuracy_curve)?;
         ctx.progress.job_done();
-    }
-    Ok(())
+        Ok(())
+    })
 }
