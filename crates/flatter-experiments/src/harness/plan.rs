@@ -197,7 +197,12 @@ impl<'a> RunStore<'a> {
     /// retrained, and warns naming it. Returns where it went, or `None` when
     /// the run is missing or complete.
     pub fn set_aside(&self, run_id: &str) -> Result<Option<PathBuf>, IoError> {
-        let (tag, why) = match self.state(run_id) {
+        self.set_aside_in(run_id, self.state(run_id))
+    }
+
+    /// [`Self::set_aside`] with the run's state already read.
+    fn set_aside_in(&self, run_id: &str, state: RunState) -> Result<Option<PathBuf>, IoError> {
+        let (tag, why) = match state {
             RunState::Missing | RunState::Complete => return Ok(None),
             RunState::Unreadable(why) => ("corrupt", why),
             RunState::OtherConfig => ("stale", "its config.json is missing or is not this run's config".to_string()),
@@ -232,12 +237,17 @@ pub fn select(jobs: &[Job], store: &RunStore<'_>, shard: Option<Shard>, force: b
             sel.other_shards += 1;
             continue;
         }
+        // Each record is read once: an unusable one is set aside, and the
+        // job is complete only when every run's record was usable.
+        let mut complete = !force;
         if !force {
             for run in &job.runs {
-                store.set_aside(run)?;
+                let state = store.state(run);
+                complete &= state == RunState::Complete;
+                store.set_aside_in(run, state)?;
             }
         }
-        if !force && store.job_complete(job) {
+        if complete {
             sel.skipped_complete += 1;
         } else {
             sel.todo.push(i);
