@@ -54,9 +54,13 @@ pub struct RunArgs {
     /// Build and run on the wgpu backend (a GPU; Mesa's lavapipe without one).
     #[arg(long)]
     pub wgpu: bool,
-    /// Hide the progress bars.
+    /// Hide the progress display.
     #[arg(long)]
     pub quiet: bool,
+    /// Worker slots of the one job queue across every experiment (default:
+    /// FLATTER_JOBS, else one per core; one on a GPU).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub jobs: Option<u64>,
 }
 
 #[derive(Parser, Debug)]
@@ -142,6 +146,9 @@ fn run_flags(cmd: &mut std::process::Command, args: &RunArgs) {
     }
     if args.quiet {
         cmd.arg("--quiet");
+    }
+    if let Some(jobs) = args.jobs {
+        cmd.arg("--jobs").arg(jobs.to_string());
     }
     if args.wgpu {
         cmd.args(["--backend", "wgpu"]);

@@ -43,6 +43,10 @@ pub struct Entry {
     /// Runs it (trains what the invocation selects, analyses once complete)
     /// with its file at the path; returns the account to print.
     pub run: fn(&Path, &Invocation) -> anyhow::Result<String>,
+    /// Plans it (validates, locks its results directory, selects the jobs)
+    /// with its file at the path, for one queue with other experiments
+    /// ([`harness::run_stages`]).
+    pub plan: fn(&Path, &Invocation) -> anyhow::Result<Box<dyn harness::Stage>>,
 }
 
 impl Entry {
@@ -53,12 +57,16 @@ impl Entry {
 }
 
 const fn entry<E: Experiment>() -> Entry {
-    Entry { name: E::NAME, about: E::ABOUT, run: run_and_account::<E> }
+    Entry { name: E::NAME, about: E::ABOUT, run: run_and_account::<E>, plan: plan_boxed::<E> }
 }
 
 fn run_and_account<E: Experiment>(config: &Path, inv: &Invocation) -> anyhow::Result<String> {
     let outcome = harness::run_experiment::<E>(config, inv)?;
     Ok(harness::account::<E>(inv, &outcome))
+}
+
+fn plan_boxed<E: Experiment>(config: &Path, inv: &Invocation) -> anyhow::Result<Box<dyn harness::Stage>> {
+    Ok(Box::new(harness::plan_experiment::<E>(config, inv)?))
 }
 
 /// Every experiment, in the order `all` runs them and the report lists them.

@@ -215,7 +215,9 @@ fn a_damaged_checkpoint_is_discarded_with_a_warning_not_resumed() {
         .unwrap()
         .flatten()
         .map(|e| e.path().join("checkpoint"))
-        .find(|p| p.exists())
+        // The run whose checkpoint was written; with two workers another run
+        // may have one half-written beside it, which no manifest vouches for.
+        .find(|p| p.join("manifest.json").exists() && p.join("model.0.bpk").exists())
         .unwrap();
     let model = ckpt.join("model.0.bpk");
     let mut bytes = std::fs::read(&model).unwrap();

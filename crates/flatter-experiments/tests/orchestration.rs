@@ -228,3 +228,61 @@ fn shards_running_at_once_in_one_directory_give_the_clean_result_set() {
     assert_eq!(result_set(&together), clean().runs.clone());
     assert_eq!(criteria(&together), clean().criteria.clone());
 }
+
+/// A run record without what depends on the process: the lines of its
+/// times (`wall_seconds`, `train_seconds`) and the `timing` object.
+fn without_times(json: &str) -> String {
+    let mut kept = String::new();
+    let mut in_timing = false;
+    for line in json.lines() {
+        let t = line.trim_start();
+        if in_timing {
+            in_timing = !t.starts_with('}');
+        } else if t.starts_with("\"timing\": {") {
+            in_timing = true;
+        } else if !t.starts_with("\"wall_seconds\":") && !t.starts_with("\"train_seconds\":") {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
+/// Every run's `metrics.csv` and `summary.json` (times masked), by
+/// `<experiment>/<run>/<file>`.
+fn run_records(out: &Path) -> BTreeMap<String, String> {
+    let mut set = BTreeMap::new();
+    for (key, metrics) in result_set(out) {
+        let (exp, run) = key.split_once('/').unwrap();
+        let summary = std::fs::read_to_string(out.join(exp).join("runs").join(run).join("summary.json")).unwrap();
+        assert!(summary.lines().count() > 3, "{key}: records are pretty-printed, one field per line");
+        set.insert(format!("{key}/metrics.csv"), String::from_utf8(metrics).unwrap());
+        set.insert(format!("{key}/summary.json"), without_times(&summary));
+    }
+    set
+}
+
+/// Issue 18: the one queue (jobs of every experiment at once, setups beside
+/// other experiments' jobs, analyses while others train) and the intra-op
+/// thread count change no number. Every run record (times masked) and every
+/// criterion of `--jobs 3` and of `--jobs 2 --threads-per-job 2` equals that
+/// of `--jobs 1`, the one-job-at-a-time path.
+#[test]
+fn the_queue_and_thread_counts_change_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    let text = ok(all(&one, &["--jobs", "1"], None));
+    assert!(text.contains("one queue on 1 worker slots"), "{text}");
+    let reference = run_records(&one);
+    assert!(reference.len() > 20, "{}", reference.len());
+    for (name, extra) in [("three", &["--jobs", "3"][..]), ("wide", &["--jobs", "2", "--threads-per-job", "2"][..])] {
+        let out = dir.path().join(name);
+        ok(all(&out, extra, None));
+        let records = run_records(&out);
+        assert_eq!(records.keys().collect::<Vec<_>>(), reference.keys().collect::<Vec<_>>(), "{name}: the same runs");
+        for (key, value) in &reference {
+            assert_eq!(&records[key], value, "{name}: {key} differs from one job at a time");
+        }
+        assert_eq!(criteria(&out), criteria(&one), "{name}: the criteria");
+    }
+}

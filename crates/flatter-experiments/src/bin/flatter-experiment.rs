@@ -56,9 +56,18 @@ struct RunFlags {
     /// discard the old results).
     #[arg(long)]
     force: bool,
-    /// Hide the progress bars.
+    /// Hide the progress display.
     #[arg(long)]
     quiet: bool,
+    /// Worker slots of the one job queue (default: FLATTER_JOBS, else one per
+    /// core; one on a GPU backend). Each job takes its experiment's
+    /// `[schedule] threads_per_job` slots.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
+    /// Intra-op threads per job for every experiment, overriding the
+    /// experiment files' `[schedule] threads_per_job` (to measure that choice).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    threads_per_job: Option<u64>,
     /// The directory with the datasets' files, for the experiments that read
     /// one (default: FLATTER_DATA_DIR, the user cache, then, for
     /// Fashion-MNIST, Debian's /usr/share/datasets/fashion-mnist).
@@ -127,7 +136,14 @@ fn invocation(flags: &RunFlags, out: PathBuf, analyse_only: bool) -> anyhow::Res
     Ok(Invocation {
         scale: flags.scale,
         out,
-        opts: Options { shard: flags.shard, force: flags.force, analyse_only, progress: !flags.quiet },
+        opts: Options {
+            shard: flags.shard,
+            force: flags.force,
+            analyse_only,
+            progress: !flags.quiet,
+            jobs: flags.jobs.map(|n| n as usize),
+            threads_per_job: flags.threads_per_job.map(|n| n as usize),
+        },
         backend: backend.name().to_string(),
         data_dir: flags.data_dir.clone(),
         stop_after_steps: None,
@@ -148,11 +164,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::All(args) => {
             let chosen: Vec<_> = REGISTRY.iter().filter(|e| args.only.is_empty() || args.only.iter().any(|o| o == e.name)).collect();
             let start = Instant::now();
-            for (i, entry) in chosen.iter().enumerate() {
-                eprintln!("[{}/{}] {} ({}, {:.0} s so far)", i + 1, chosen.len(), entry.name, args.flags.scale, start.elapsed().as_secs_f64());
+            // Every experiment is planned (and its results directory locked)
+            // before anything trains, then all of them go through one queue.
+            let mut stages = Vec::new();
+            let mut opts = Options::default();
+            for entry in &chosen {
                 let config = entry.config(&args.experiments);
                 let inv = invocation(&args.flags, args.out.join(entry.name), false)?;
-                let line = (entry.run)(&config, &inv).with_context(|| format!("experiment {}", entry.name))?;
+                opts = inv.opts;
+                let stage = (entry.plan)(&config, &inv).with_context(|| format!("experiment {}", entry.name))?;
+                eprintln!("{}", stage.describe());
+                stages.push(stage);
+            }
+            let refs: Vec<&dyn flatter_experiments::harness::Stage> = stages.iter().map(|s| s.as_ref()).collect();
+            eprintln!("one queue on {} worker slots", flatter_experiments::harness::workers(&refs, &opts));
+            for line in flatter_experiments::harness::run_stages(&refs, &opts)? {
                 println!("{line}");
             }
             let written = flatter_experiments::harness::report::write_report(&args.out)?;

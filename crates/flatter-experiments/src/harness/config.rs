@@ -133,6 +133,14 @@ pub enum ConfigError {
         /// What was expected.
         message: String,
     },
+    /// The `[schedule]` table is out of range.
+    #[error("{path}: [schedule] {message}")]
+    InvalidSchedule {
+        /// The config file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
     /// A field is out of range.
     #[error("{path}: [{scale}] {field}: {message}")]
     Invalid {
@@ -146,6 +154,34 @@ pub enum ConfigError {
         message: String,
     },
 }
+
+/// How an experiment's jobs share the machine: the file's `[schedule]`
+/// table (issue 18). It never changes a result (a run's numbers do not
+/// depend on its thread count or its worker), so it is not part of the
+/// configs a results directory is checked against.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Intra-op threads per job (worker slots each takes); one by default.
+    #[serde(default = "one_thread")]
+    pub threads_per_job: usize,
+    /// The measurement behind the choice, quoted in the docs.
+    #[serde(default)]
+    pub measured: String,
+}
+
+fn one_thread() -> usize {
+    1
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule { threads_per_job: 1, measured: String::new() }
+    }
+}
+
+/// The most threads a job may ask for.
+pub const MAX_THREADS_PER_JOB: usize = 256;
 
 /// One scale's table of an experiment file.
 pub trait ScaleTable: serde::Serialize {
@@ -170,6 +206,9 @@ pub trait ExperimentFile: DeserializeOwned {
     /// Checks the `[rules]` table (the criteria's thresholds, fixed before
     /// the runs), for the files that have one.
     fn check_rules(&self) -> Result<(), Invalid>;
+
+    /// The `[schedule]` table (defaults when absent).
+    fn schedule(&self) -> &Schedule;
 
     /// The table of one scale.
     fn table(&self, scale: Scale) -> &Self::Table {
@@ -205,6 +244,9 @@ macro_rules! experiment_file {
             }
             fn check_rules(&self) -> Result<(), $crate::harness::config::Invalid> {
                 ($rules)(self)
+            }
+            fn schedule(&self) -> &$crate::harness::config::Schedule {
+                &self.schedule
             }
         }
 
@@ -255,6 +297,13 @@ pub fn load<E: ExperimentFile>(path: &Path) -> Result<E, ConfigError> {
     }
     let exp: E = read_toml(path)?;
     exp.check_rules().map_err(|(field, message)| ConfigError::InvalidRule { path: path.display().to_string(), field, message })?;
+    let threads = exp.schedule().threads_per_job;
+    if !(1..=MAX_THREADS_PER_JOB).contains(&threads) {
+        return Err(ConfigError::InvalidSchedule {
+            path: path.display().to_string(),
+            message: format!("threads_per_job = {threads}: must be in [1, {MAX_THREADS_PER_JOB}]"),
+        });
+    }
     for scale in [Scale::Smoke, Scale::Cpu, Scale::Paper] {
         exp.table(scale).validate().map_err(|(field, message)| ConfigError::Invalid {
             path: path.display().to_string(),
@@ -318,6 +367,35 @@ mod tests {
         assert!(err.contains("lrs[1]") && err.contains("finite"), "{err}");
         // The real files load.
         UvExperiment::load(&experiments().join("uv.toml")).unwrap();
+    }
+
+    /// Issue 18: every committed file states its thread count and the
+    /// measurement behind it; a count of 0, or past the bound, is refused
+    /// naming `[schedule]`; a file without the table gets one thread.
+    #[test]
+    fn the_schedule_table_is_read_and_checked() {
+        use crate::harness::config::ExperimentFile as _;
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(experiments().join("uv.toml")).unwrap();
+        let uv = UvExperiment::load(&experiments().join("uv.toml")).unwrap();
+        assert_eq!(uv.schedule().threads_per_job, 1);
+        assert!(uv.schedule().measured.contains("2026-12-02"), "{:?}", uv.schedule());
+        let path = dir.path().join("uv.toml");
+        for bad in ["threads_per_job = 0", "threads_per_job = 257"] {
+            std::fs::write(&path, text.replacen("threads_per_job = 1", bad, 1)).unwrap();
+            let err = UvExperiment::load(&path).unwrap_err().to_string();
+            assert!(err.contains("uv.toml") && err.contains("[schedule] threads_per_job"), "{err}");
+        }
+        std::fs::write(&path, text.replacen("threads_per_job = 1", "threads_per_job = 2", 1)).unwrap();
+        assert_eq!(UvExperiment::load(&path).unwrap().schedule().threads_per_job, 2);
+        let start = text.find("[schedule]").unwrap();
+        let end = start + text[start..].find("\n[rules]").unwrap() + 1;
+        std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+        assert_eq!(UvExperiment::load(&path).unwrap().schedule(), &super::Schedule::default());
+        for name in ["theory", "uv", "matrix-sensing", "mlp-fashion", "resnet-cifar"] {
+            let text = std::fs::read_to_string(experiments().join(format!("{name}.toml"))).unwrap();
+            assert!(text.contains("[schedule]") && text.contains("measured = "), "{name}.toml states its schedule");
+        }
     }
 
     fn uv() -> crate::uv::UvScale {

@@ -18,7 +18,9 @@
 //!   (the MLP's valley, ResNet's phase 1) is reused, and the manifest that
 //!   makes a set of files (a checkpoint, an artefact) one atomic unit.
 //! - [`abort`]: the test hook that kills the process at a named write boundary.
-//! - With the `train` feature only: [`progress`] (bars and job workers),
+//! - With the `train` feature only: [`queue`] (one job queue for the whole
+//!   invocation: setups, jobs and analyses of every experiment, with their
+//!   dependencies, on one worker per core), [`progress`] (its display),
 //!   [`stacked`] (R runs of one model as one tensor program) and [`images`]
 //!   (images to Burn tensors in seeded minibatch order).
 
@@ -34,6 +36,8 @@ pub mod io;
 pub mod plan;
 #[cfg(feature = "train")]
 pub mod progress;
+#[cfg(feature = "train")]
+pub mod queue;
 pub mod real;
 pub mod report;
 pub mod scale;
@@ -53,6 +57,7 @@ pub use config::{ExperimentFile, ScaleTable};
 pub use figure::render_figure;
 pub use io::IoError;
 use plan::{Job, RunStore, Shard, prepare_out, read_summaries, validate_jobs};
+pub use config::Schedule;
 pub use scale::Scale;
 
 /// The exponent of the scaling rule 1 − β = C·η^γ that the paper derives
@@ -80,6 +85,12 @@ pub struct Options {
     pub analyse_only: bool,
     /// Show progress bars on stderr.
     pub progress: bool,
+    /// Worker slots of the job queue (default: `FLATTER_JOBS`, else one per
+    /// core; always one on a GPU backend).
+    pub jobs: Option<usize>,
+    /// Intra-op threads per job, overriding every experiment file's
+    /// `[schedule] threads_per_job` (for measuring that choice).
+    pub threads_per_job: Option<usize>,
 }
 
 /// What an invocation achieved.
@@ -147,22 +158,45 @@ pub type Table<E> = <<E as Experiment>::File as ExperimentFile>::Table;
 /// jobs and run ids, [`ScaleTable`]), its training and its analysis.
 /// [`run_experiment`] drives every one the same way; the registry in the
 /// crate root lists them.
-pub trait Experiment {
+pub trait Experiment: Sized + 'static {
     /// The results directory and config file name (`<name>.toml`).
     const NAME: &'static str;
     /// One line for `--help`: what it reproduces (figure, section).
     const ABOUT: &'static str;
+    /// Whether [`Experiment::prepare`] seeds the backend's random generator
+    /// (process-wide in Burn) to initialise weights: such setups never run
+    /// beside each other ([`queue::Node::exclusive`]).
+    const SETUP_SEEDS_BACKEND: bool = false;
     /// The experiment file (`experiments/<name>.toml`), a table per scale.
-    type File: ExperimentFile;
+    type File: ExperimentFile + Send + Sync;
     /// What one run writes to `runs/<id>/summary.json`.
     type RunSummary: DeserializeOwned;
     /// What the analysis writes to `summary.json`.
-    type Summary: Serialize;
-
-    /// Trains the `todo` jobs (none complete unless forced) into `out`; each
-    /// job's files are all written before [`progress::Progress::job_done`].
+    type Summary: Serialize + Send;
+    /// What the jobs share, made once by [`Experiment::prepare`] (the data,
+    /// the valley checkpoint, phase 1's record).
     #[cfg(feature = "train")]
-    fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()>;
+    type Prepared: Send + Sync;
+
+    /// The setup every job of this invocation needs: one node of the queue,
+    /// which the jobs wait for. It runs only when some job is to be trained.
+    #[cfg(feature = "train")]
+    fn prepare(ctx: &TrainCtx<'_, Self>) -> anyhow::Result<Self::Prepared>;
+
+    /// Trains one job (not complete unless forced) into `ctx.out`, all its
+    /// files written before it returns.
+    #[cfg(feature = "train")]
+    fn train_job(ctx: &TrainCtx<'_, Self>, prepared: &Self::Prepared, job: &Job) -> anyhow::Result<()>;
+
+    /// The expected seconds of `job` on one core of the reference machine
+    /// (an estimate from its size, [`plan::REFERENCE_FLOPS`]): what the queue
+    /// orders jobs by, longest first, and its first ETA.
+    fn job_cost(scale: &Table<Self>, job: &Job) -> f64;
+
+    /// The expected seconds of [`Experiment::prepare`] (an upper estimate).
+    fn setup_cost(_scale: &Table<Self>) -> f64 {
+        1.0
+    }
 
     /// The summary, figures included, from the run records alone: no Burn,
     /// no dataset, only what is under `ctx.out`.
@@ -211,8 +245,263 @@ pub struct TrainCtx<'a, E: Experiment + ?Sized> {
     pub inv: &'a Invocation,
     /// The backend to train on.
     pub backend: flatter_device::BackendKind,
-    /// The display: one line for the jobs, one bar per worker.
+    /// The invocation's display (a bar per running job).
     pub progress: &'a progress::Progress,
+}
+
+/// An experiment file, owned or borrowed.
+enum Held<'f, T> {
+    Owned(T),
+    Borrowed(&'f T),
+}
+
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Held::Owned(t) => t,
+            Held::Borrowed(t) => t,
+        }
+    }
+}
+
+/// One experiment of an invocation, planned: validated, its results
+/// directory locked and prepared, this shard's incomplete jobs selected.
+/// Its setup, jobs and analysis become nodes of the invocation's queue
+/// ([`run_stages`]); its outcome is there once the analysis node ran.
+pub struct Planned<'f, E: Experiment> {
+    file: Held<'f, E::File>,
+    inv: Invocation,
+    jobs: Vec<Job>,
+    selection: plan::Selection,
+    _lock: plan::DirLock,
+    #[cfg(feature = "train")]
+    prepared: std::sync::OnceLock<E::Prepared>,
+    outcome: std::sync::Mutex<Option<Outcome<E::Summary>>>,
+}
+
+/// A planned experiment, whatever its type: what the queue and the binary see.
+pub trait Stage: Sync {
+    /// The experiment's name.
+    fn name(&self) -> &'static str;
+    /// One line: what this invocation will train of it.
+    fn describe(&self) -> String;
+    /// Whether it trains on a CPU backend (else the queue has one worker).
+    fn on_cpu(&self) -> bool;
+    /// Its nodes (setup, jobs, analysis) for the queue, as group `group`,
+    /// numbered from `base`.
+    #[cfg(feature = "train")]
+    fn nodes<'s>(&'s self, progress: &'s progress::Progress, group: usize, base: usize) -> Vec<queue::Node<'s>>;
+    /// The analysis: once every run is complete, the summary (written last);
+    /// the account either way.
+    fn finish(&self) -> anyhow::Result<()>;
+    /// The account of the outcome, once [`Stage::finish`] ran.
+    fn account(&self) -> Option<String>;
+}
+
+/// Plans experiment `E` as `inv` says, with its file at `config`.
+pub fn plan_experiment<E: Experiment>(config: &Path, inv: &Invocation) -> anyhow::Result<Planned<'static, E>> {
+    let file: E::File = config::load(config)?;
+    plan_held::<E>(Held::Owned(file), inv)
+}
+
+fn plan_held<'f, E: Experiment>(file: Held<'f, E::File>, inv: &Invocation) -> anyhow::Result<Planned<'f, E>> {
+    let name = E::NAME;
+    let scale_name = inv.scale;
+    let scale = file.table(scale_name);
+    scale.validate().map_err(|(field, msg)| anyhow::anyhow!("{name} [{scale_name}] {field}: {msg}"))?;
+    let jobs = scale.jobs();
+    validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("{name} [{scale_name}]: {e}"))?;
+    let out = inv.out.as_path();
+    let lock = prepare_out(out, &(scale_name, scale), inv.opts.force, inv.opts.shard)?;
+    let selection = if inv.opts.analyse_only {
+        plan::Selection { todo: Vec::new(), skipped_complete: 0, other_shards: 0 }
+    } else {
+        let store = RunStore::new::<E::RunSummary>(out, scale.run_configs());
+        plan::select(&jobs, &store, inv.opts.shard, inv.opts.force)?
+    };
+    #[cfg(not(feature = "train"))]
+    anyhow::ensure!(
+        selection.todo.is_empty(),
+        "{name} has {} jobs to train, and this build of flatter-experiments has no `train` feature",
+        selection.todo.len()
+    );
+    Ok(Planned {
+        file,
+        inv: inv.clone(),
+        jobs,
+        selection,
+        _lock: lock,
+        #[cfg(feature = "train")]
+        prepared: std::sync::OnceLock::new(),
+        outcome: std::sync::Mutex::new(None),
+    })
+}
+
+impl<E: Experiment> Planned<'_, E> {
+    fn scale(&self) -> &Table<E> {
+        self.file.table(self.inv.scale)
+    }
+
+    /// The outcome, once the analysis node ran.
+    pub fn take_outcome(&self) -> Option<Outcome<E::Summary>> {
+        self.outcome.lock().expect("outcome lock").take()
+    }
+
+    #[cfg(feature = "train")]
+    fn ctx<'a>(&'a self, progress: &'a progress::Progress) -> anyhow::Result<TrainCtx<'a, E>> {
+        Ok(TrainCtx {
+            scale_name: self.inv.scale,
+            scale: self.scale(),
+            out: &self.inv.out,
+            inv: &self.inv,
+            backend: self.inv.backend.parse()?,
+            progress,
+        })
+    }
+
+    fn analyse(&self) -> anyhow::Result<Outcome<E::Summary>> {
+        let (scale_name, scale, out) = (self.inv.scale, self.scale(), self.inv.out.as_path());
+        let store = RunStore::new::<E::RunSummary>(out, scale.run_configs());
+        if !store.all_complete(&self.jobs) {
+            return Ok(partial(&self.jobs, &store));
+        }
+        let runs: Vec<E::RunSummary> = read_summaries(out, scale.run_ids())?;
+        let ctx = AnalyseCtx::<E> { scale_name, file: &self.file, scale, out, backend: &self.inv.backend };
+        let mut summary = E::analyse(&ctx, runs).with_context(|| format!("analysing {} in {}", E::NAME, out.display()))?;
+        for c in &mut E::header_mut(&mut summary).criteria {
+            c.settle();
+        }
+        io::write_json(&out.join("summary.json"), &summary)?;
+        Ok(Outcome::Complete(summary))
+    }
+}
+
+impl<E: Experiment> Stage for Planned<'_, E> {
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+
+    fn describe(&self) -> String {
+        let s = &self.selection;
+        let runs: usize = s.todo.iter().map(|&i| self.jobs[i].runs.len()).sum();
+        format!(
+            "{} [{}]: {} jobs ({runs} runs) to train, {} complete on disk, {} in other shards",
+            E::NAME,
+            self.inv.scale,
+            s.todo.len(),
+            s.skipped_complete,
+            s.other_shards
+        )
+    }
+
+    fn on_cpu(&self) -> bool {
+        #[cfg(feature = "train")]
+        {
+            self.inv.backend.parse::<flatter_device::BackendKind>().is_ok_and(|b| b.is_cpu())
+        }
+        #[cfg(not(feature = "train"))]
+        true
+    }
+
+    #[cfg(feature = "train")]
+    fn nodes<'s>(&'s self, progress: &'s progress::Progress, group: usize, base: usize) -> Vec<queue::Node<'s>> {
+        let name = E::NAME;
+        let threads = self.inv.opts.threads_per_job.unwrap_or(self.file.schedule().threads_per_job);
+        let mut nodes = Vec::new();
+        let todo = &self.selection.todo;
+        if !todo.is_empty() {
+            nodes.push(queue::Node {
+                label: format!("{name}/setup"),
+                group,
+                cost: E::setup_cost(self.scale()),
+                threads,
+                exclusive: E::SETUP_SEEDS_BACKEND,
+                job: false,
+                deps: Vec::new(),
+                work: Box::new(move || {
+                    let prepared = E::prepare(&self.ctx(progress)?)?;
+                    let _ = self.prepared.set(prepared);
+                    Ok(())
+                }),
+            });
+        }
+        for &i in todo {
+            let job = &self.jobs[i];
+            nodes.push(queue::Node {
+                label: format!("{name}/{}", job.id),
+                group,
+                cost: E::job_cost(self.scale(), job),
+                threads,
+                exclusive: false,
+                job: true,
+                deps: vec![base],
+                work: Box::new(move || {
+                    let prepared = self.prepared.get().expect("the setup node ran first");
+                    E::train_job(&self.ctx(progress)?, prepared, job)
+                }),
+            });
+        }
+        nodes.push(queue::Node {
+            label: format!("{name}/analysis"),
+            group,
+            cost: 1.0,
+            threads: 1,
+            exclusive: false,
+            job: false,
+            deps: (base..base + nodes.len()).collect(),
+            work: Box::new(move || self.finish()),
+        });
+        nodes
+    }
+
+    fn finish(&self) -> anyhow::Result<()> {
+        let outcome = self.analyse()?;
+        *self.outcome.lock().expect("outcome lock") = Some(outcome);
+        Ok(())
+    }
+
+    fn account(&self) -> Option<String> {
+        self.outcome.lock().expect("outcome lock").as_ref().map(|o| account::<E>(&self.inv, o))
+    }
+}
+
+/// The worker slots for `stages` under `opts`: `--jobs`, else `FLATTER_JOBS`,
+/// else one per core; one when any trains on a GPU (one device, one stream).
+#[cfg(feature = "train")]
+pub fn workers(stages: &[&dyn Stage], opts: &Options) -> usize {
+    if stages.iter().any(|s| !s.on_cpu()) {
+        return 1;
+    }
+    opts.jobs.unwrap_or_else(progress::cpu_workers).max(1)
+}
+
+/// Runs planned experiments as one queue (setups, jobs and analyses of all of
+/// them, [`queue`]), then returns their accounts in the order given. On an
+/// error the accounts of the experiments that finished are in the error's
+/// context.
+pub fn run_stages(stages: &[&dyn Stage], opts: &Options) -> anyhow::Result<Vec<String>> {
+    #[cfg(feature = "train")]
+    {
+        let progress = progress::Progress::new(opts.progress);
+        let mut nodes = Vec::new();
+        for (group, stage) in stages.iter().enumerate() {
+            let base = nodes.len();
+            nodes.extend(stage.nodes(&progress, group, base));
+        }
+        if let Err(e) = queue::run(nodes, workers(stages, opts), &progress) {
+            let done: Vec<String> = stages.iter().filter_map(|s| s.account()).collect();
+            return Err(if done.is_empty() { e } else { e.context(format!("finished before the error:\n{}", done.join("\n"))) });
+        }
+    }
+    #[cfg(not(feature = "train"))]
+    {
+        let _ = opts;
+        for stage in stages {
+            stage.finish()?;
+        }
+    }
+    Ok(stages.iter().map(|s| s.account().expect("every stage finished")).collect())
 }
 
 /// Runs experiment `E` as `inv` says, with its file at `config`: validates
@@ -226,56 +515,9 @@ pub fn run_experiment<E: Experiment>(config: &Path, inv: &Invocation) -> anyhow:
 
 /// [`run_experiment`] with the experiment file already loaded.
 pub fn run_loaded<E: Experiment>(file: &E::File, inv: &Invocation) -> anyhow::Result<Outcome<E::Summary>> {
-    let name = E::NAME;
-    let scale_name = inv.scale;
-    let scale = file.table(scale_name);
-    scale.validate().map_err(|(field, msg)| anyhow::anyhow!("{name} [{scale_name}] {field}: {msg}"))?;
-    let jobs = scale.jobs();
-    validate_jobs(&jobs).map_err(|e| anyhow::anyhow!("{name} [{scale_name}]: {e}"))?;
-    let out = inv.out.as_path();
-    let _lock = prepare_out(out, &(scale_name, scale), inv.opts.force, inv.opts.shard)?;
-    let store = RunStore::new::<E::RunSummary>(out, scale.run_configs());
-    if !inv.opts.analyse_only {
-        train::<E>(scale_name, scale, &jobs, &store, inv)?;
-    }
-    if !store.all_complete(&jobs) {
-        return Ok(partial(&jobs, &store));
-    }
-    let runs: Vec<E::RunSummary> = read_summaries(out, scale.run_ids())?;
-    let ctx = AnalyseCtx::<E> { scale_name, file, scale, out, backend: &inv.backend };
-    let mut summary = E::analyse(&ctx, runs).with_context(|| format!("analysing {name} in {}", out.display()))?;
-    for c in &mut E::header_mut(&mut summary).criteria {
-        c.settle();
-    }
-    io::write_json(&out.join("summary.json"), &summary)?;
-    Ok(Outcome::Complete(summary))
-}
-
-#[cfg(feature = "train")]
-fn train<E: Experiment>(scale_name: Scale, scale: &Table<E>, jobs: &[Job], store: &RunStore<'_>, inv: &Invocation) -> anyhow::Result<()> {
-    let out = inv.out.as_path();
-    let selection = plan::select(jobs, store, inv.opts.shard, inv.opts.force)?;
-    if selection.todo.is_empty() {
-        return Ok(());
-    }
-    let backend: flatter_device::BackendKind = inv.backend.parse()?;
-    let progress = progress::Progress::new(E::NAME, jobs, &selection, inv.opts.progress);
-    let todo: Vec<&Job> = selection.todo.iter().map(|&i| &jobs[i]).collect();
-    let ctx = TrainCtx::<E> { scale_name, scale, out, inv, backend, progress: &progress };
-    E::train(&ctx, &todo)?;
-    progress.jobs.finish_and_clear();
-    Ok(())
-}
-
-#[cfg(not(feature = "train"))]
-fn train<E: Experiment>(_: Scale, _: &Table<E>, jobs: &[Job], store: &RunStore<'_>, inv: &Invocation) -> anyhow::Result<()> {
-    let todo = plan::select(jobs, store, inv.opts.shard, inv.opts.force)?.todo.len();
-    anyhow::ensure!(
-        todo == 0,
-        "{} has {todo} jobs to train, and this build of flatter-experiments has no `train` feature",
-        E::NAME
-    );
-    Ok(())
+    let planned = plan_held::<E>(Held::Borrowed(file), inv)?;
+    run_stages(&[&planned], &inv.opts)?;
+    Ok(planned.take_outcome().expect("the analysis node ran"))
 }
 
 /// The account of one invocation: a line, then the experiment's details and

@@ -1,42 +1,77 @@
-//! The progress display of a run set, and the workers that train its jobs.
+//! The progress display of an invocation: one line for every job of every
+//! experiment (done, total, elapsed, an ETA from the measured job times), and
+//! one bar per running job. On a terminal it redraws; in a log (stderr not a
+//! terminal) it degrades to a line at most every 30 s.
 
-use crate::harness::plan::{Job, Selection};
+use std::io::IsTerminal as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The progress display of a run set: a line for the jobs and one bar per worker.
+use crate::harness::queue::hms;
+
+/// The progress display of an invocation.
 pub struct Progress {
-    /// The container (hidden when progress is off).
+    /// The container (hidden when progress is off or stderr is a log).
     pub bars: MultiProgress,
     /// Jobs done of the jobs this process trains.
     pub jobs: ProgressBar,
+    /// Periodic lines instead of bars (stderr is not a terminal).
+    lines: bool,
+    /// When the last line was printed, and the invocation's start.
+    last_line: Mutex<Option<Instant>>,
+    start: Instant,
 }
 
+/// How often a log gets a progress line.
+const LINE_EVERY: Duration = Duration::from_secs(30);
+
 impl Progress {
-    /// A display for the `selection` of `experiment`'s `jobs`.
-    pub fn new(experiment: &str, jobs: &[Job], selection: &Selection, show: bool) -> Progress {
-        let bars = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-        let bar = bars.add(ProgressBar::new(selection.todo.len() as u64));
+    /// A display on stderr (`show`), or a hidden one.
+    pub fn new(show: bool) -> Progress {
+        let terminal = show && std::io::stderr().is_terminal();
+        let bars = MultiProgress::with_draw_target(if terminal { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        let bar = bars.add(ProgressBar::new(0));
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} jobs (eta {eta}) {msg}")
-                .expect("progress template"),
+            ProgressStyle::with_template("all [{elapsed_precise}] {bar:30} {pos}/{len} jobs {msg}").expect("progress template"),
         );
-        bar.set_prefix(experiment.to_string());
-        let runs: usize = selection.todo.iter().map(|&i| jobs[i].runs.len()).sum();
-        let mut msg = format!("{runs} runs");
-        if selection.skipped_complete > 0 || selection.other_shards > 0 {
-            msg += &format!(
-                "; {} jobs complete on disk, {} in other shards",
-                selection.skipped_complete, selection.other_shards
-            );
+        if terminal {
+            bar.enable_steady_tick(Duration::from_secs(1));
         }
-        bar.set_message(msg);
-        Progress { bars, jobs: bar }
+        Progress { bars, jobs: bar, lines: show && !terminal, last_line: Mutex::new(None), start: Instant::now() }
     }
 
-    /// Marks a job done (its files are all written): advances the bar and calls [`job_written`].
-    pub fn job_done(&self) {
-        self.jobs.inc(1);
+    /// Sets the number of jobs to train and says so.
+    pub fn plan(&self, jobs: usize) {
+        self.jobs.set_length(jobs as u64);
+        self.line(&format!("{jobs} jobs to train"), true);
+    }
+
+    /// A job finished: `done` of `total`, `running` nodes still running, and
+    /// the expected seconds left.
+    pub fn job_done(&self, done: usize, total: usize, running: usize, eta: f64) {
+        self.jobs.set_position(done as u64);
+        let msg = format!("({running} running, eta {})", hms(eta));
+        self.jobs.set_message(msg.clone());
+        self.line(&format!("{done}/{total} jobs done {msg}"), done == total);
         job_written();
+    }
+
+    /// The queue is done.
+    pub fn finish(&self) {
+        self.jobs.finish_and_clear();
+    }
+
+    fn line(&self, text: &str, always: bool) {
+        if !self.lines {
+            return;
+        }
+        let mut last = self.last_line.lock().expect("progress lock");
+        if always || last.is_none_or(|t| t.elapsed() >= LINE_EVERY) {
+            eprintln!("[{}] {text}", hms(self.start.elapsed().as_secs_f64()));
+            *last = Some(Instant::now());
+        }
     }
 
     /// A bar of `len` steps for one job.
@@ -48,39 +83,6 @@ impl Progress {
         );
         bar.set_prefix(name.to_string());
         bar
-    }
-}
-
-/// Runs `work` on every item of `todo` with up to `workers` threads, in order
-/// of the list; the first error stops new work and is returned. Each call of
-/// `work` writes its own results, so a crash keeps what finished.
-pub fn for_each_parallel<T: Sync>(
-    todo: &[T],
-    workers: usize,
-    work: impl Fn(&T) -> anyhow::Result<()> + Sync,
-) -> anyhow::Result<()> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..workers.max(1).min(todo.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    if failed.lock().expect("lock").is_some() {
-                        return;
-                    }
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some(item) = todo.get(i) else { return };
-                    if let Err(e) = work(item) {
-                        failed.lock().expect("lock").get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    match failed.into_inner().expect("lock") {
-        Some(e) => Err(e),
-        None => Ok(()),
     }
 }
 
@@ -102,7 +104,7 @@ pub const ABORT_AFTER_JOBS_ENV: &str = "FLATTER_ABORT_AFTER_JOBS";
 
 static JOBS_WRITTEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Called by every runner after a job's files are all written. When
+/// Called by the queue after a job's files are all written. When
 /// `FLATTER_ABORT_AFTER_JOBS=k` is set, the process aborts (no unwinding, no
 /// cleanup, like a kill) once k jobs were written in it: the resume test's
 /// way to interrupt a run set at a known point.

@@ -11,7 +11,6 @@ use indicatif::ProgressBar;
 
 use crate::harness::TrainCtx;
 use crate::harness::plan::{Job, write_run};
-use crate::harness::progress::{cpu_workers, for_each_parallel};
 use crate::harness::stacked::{self, EngineConfig, Row, StackedModel};
 use crate::matrix_sensing::model::{stacked_hessian_trace, stacked_measurements, stacked_test_error};
 use crate::matrix_sensing::{MsExp, MsRun, MsScale, MsTrace, RunKind, summarise_run};
@@ -112,22 +111,17 @@ pub fn train_job(scale: &MsScale, runs: &[MsRun], device: &Device, bar: Option<&
     (problem.min_hessian_trace(), traces)
 }
 
-/// Trains the `todo` jobs, one stacked program each, one worker per core.
-pub fn train(ctx: &TrainCtx<'_, MsExp>, todo: &[&Job]) -> anyhow::Result<()> {
-    let (scale, progress) = (ctx.scale, ctx.progress);
-    let device = ctx.backend.device()?;
-    let all_runs = scale.runs();
-    for_each_parallel(todo, cpu_workers(), |job| {
-        let runs: Vec<MsRun> = all_runs.iter().filter(|r| job.runs.contains(&r.id)).cloned().collect();
-        let bar = progress.job_bar(&job.id, 0);
-        let t0 = Instant::now();
-        let (t_star, traces) = train_job(scale, &runs, &device, Some(&bar));
-        let share = t0.elapsed().as_secs_f64() / runs.len() as f64;
-        bar.finish_and_clear();
-        for (run, trace) in runs.iter().zip(&traces) {
-            write_run(ctx.out, &run.id, run, &trace.to_csv(), &summarise_run(scale, run, t_star, trace, share))?;
-        }
-        progress.job_done();
-        Ok(())
-    })
+/// Trains one job as one stacked program (a node of the invocation's queue).
+pub fn train(ctx: &TrainCtx<'_, MsExp>, device: &Device, job: &Job) -> anyhow::Result<()> {
+    let scale = ctx.scale;
+    let runs: Vec<MsRun> = scale.runs().into_iter().filter(|r| job.runs.contains(&r.id)).collect();
+    let bar = ctx.progress.job_bar(&job.id, 0);
+    let t0 = Instant::now();
+    let (t_star, traces) = train_job(scale, &runs, device, Some(&bar));
+    let share = t0.elapsed().as_secs_f64() / runs.len() as f64;
+    bar.finish_and_clear();
+    for (run, trace) in runs.iter().zip(&traces) {
+        write_run(ctx.out, &run.id, run, &trace.to_csv(), &summarise_run(scale, run, t_star, trace, share))?;
+    }
+    Ok(())
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::harness::same_value;
 use crate::harness::io::read_json;
-use crate::harness::plan::{Job, run_dir};
+use crate::harness::plan::{Job, REFERENCE_FLOPS, run_dir};
 use crate::harness::{AnalyseCtx, Experiment};
 #[cfg(feature = "train")]
 use crate::harness::TrainCtx;
@@ -163,6 +163,9 @@ pub struct MlpExperiment {
     pub choices: Vec<String>,
     /// The rule of claim C15, fixed before the runs.
     pub rules: MlpRules,
+    /// How its jobs share the machine (`[schedule]`, issue 18).
+    #[serde(default)]
+    pub schedule: crate::harness::Schedule,
     /// Seconds, for `cargo test`.
     pub smoke: MlpScale,
     /// Minutes on 2 cores.
@@ -278,6 +281,15 @@ impl MlpScale {
     /// Whether the cell (η, 1 − β) is run: η/(1 − β) <= `max_effective_lr`.
     pub fn runs_at(&self, lr: f64, one_minus_beta: f64) -> bool {
         lr / one_minus_beta <= self.max_effective_lr * (1.0 + 1e-12)
+    }
+
+    /// The model's parameter count (28×28 inputs, the hidden widths, 10
+    /// classes), for the queue's cost estimates.
+    pub fn params(&self) -> f64 {
+        let mut sizes = vec![28 * 28];
+        sizes.extend(&self.widths);
+        sizes.push(10);
+        sizes.windows(2).map(|w| (w[0] * w[1] + w[1]) as f64).sum()
     }
 
     /// The (η, β, seed) grid: η outer, then β increasing, then the run seeds.
@@ -406,9 +418,34 @@ impl Experiment for MlpExp {
     type RunSummary = MlpRunSummary;
     type Summary = MlpSummary;
 
+    /// The valley's weights are drawn from the backend's seeded generator.
+    const SETUP_SEEDS_BACKEND: bool = true;
+
     #[cfg(feature = "train")]
-    fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
-        train::train(ctx, todo)
+    type Prepared = train::Prepared;
+
+    #[cfg(feature = "train")]
+    fn prepare(ctx: &TrainCtx<'_, Self>) -> anyhow::Result<train::Prepared> {
+        train::prepare(ctx)
+    }
+
+    #[cfg(feature = "train")]
+    fn train_job(ctx: &TrainCtx<'_, Self>, prepared: &train::Prepared, job: &Job) -> anyhow::Result<()> {
+        train::train(ctx, prepared, job)
+    }
+
+    /// 6 FLOP per parameter per training sample, 2 per evaluated sample.
+    fn job_cost(scale: &MlpScale, _job: &Job) -> f64 {
+        let (n_train, n_test) = (10.0 * scale.train_per_class as f64, 10.0 * scale.test_per_class as f64);
+        let epochs = (scale.epochs_noisy + scale.epochs_clean) as f64;
+        let evals = epochs / scale.eval_every.max(1) as f64 + 2.0;
+        scale.params() * (6.0 * epochs * n_train + 2.0 * (evals * n_test + n_train)) / REFERENCE_FLOPS
+    }
+
+    /// Every full-batch step of the valley's budget, at four times the
+    /// minibatch rate (its products are large).
+    fn setup_cost(scale: &MlpScale) -> f64 {
+        scale.params() * 6.0 * scale.valley_max_epochs as f64 * 10.0 * scale.train_per_class as f64 / (4.0 * REFERENCE_FLOPS)
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, results: Vec<MlpRunSummary>) -> anyhow::Result<MlpSummary> {

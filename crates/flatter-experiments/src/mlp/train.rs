@@ -45,7 +45,6 @@ use crate::harness::abort;
 use crate::harness::images::{ImageBatcher, epoch_order, label_tensor, minibatches};
 use crate::harness::io::{write_atomic, write_json, write_record};
 use crate::harness::plan::{Job, run_dir};
-use crate::harness::progress::{cpu_workers, for_each_parallel};
 use crate::harness::setup::{FileSet, SetupKey};
 use crate::harness::{Activation, TrainCtx};
 use crate::mlp::model::{Mlp, MlpConfig};
@@ -310,29 +309,37 @@ fn metrics_csv(points: &[EpochPoint]) -> String {
     csv
 }
 
-/// Trains the valley checkpoint (or loads it from `setup/`), then the `todo`
-/// runs from it, one worker thread per core, each run alone.
-pub fn train(ctx: &TrainCtx<'_, MlpExp>, todo: &[&Job]) -> anyhow::Result<()> {
-    let (scale, progress, backend, out) = (ctx.scale, ctx.progress, ctx.backend, ctx.out);
-    let data = load_data(scale, ctx.inv.data_dir.as_deref())?;
-    let valley_bar = progress.job_bar("valley", scale.valley_max_epochs);
-    let (valley_model, _) = valley(scale, &data, backend, out, ctx.inv.opts.force, &valley_bar)?;
+/// What every run shares: the data and the valley checkpoint.
+pub struct Prepared {
+    data: MlpData,
+    valley: Mlp,
+}
+
+/// The setup node: loads the data, then trains the valley checkpoint (or
+/// loads it from `setup/`).
+pub fn prepare(ctx: &TrainCtx<'_, MlpExp>) -> anyhow::Result<Prepared> {
+    let data = load_data(ctx.scale, ctx.inv.data_dir.as_deref())?;
+    let valley_bar = ctx.progress.job_bar("valley", ctx.scale.valley_max_epochs);
+    let (valley, _) = self::valley(ctx.scale, &data, ctx.backend, ctx.out, ctx.inv.opts.force, &valley_bar)?;
     valley_bar.finish_and_clear();
+    Ok(Prepared { data, valley })
+}
+
+/// Trains one run (a job) from the valley, alone.
+pub fn train(ctx: &TrainCtx<'_, MlpExp>, prepared: &Prepared, job: &Job) -> anyhow::Result<()> {
+    let (scale, backend, out) = (ctx.scale, ctx.backend, ctx.out);
     let runs = scale.runs();
-    let todo: Vec<&MlpRun> = todo.iter().map(|job| runs.iter().find(|r| r.id == job.id).expect("a job per run")).collect();
-    for_each_parallel(&todo, cpu_workers(), |run| {
-        let bar = progress.job_bar(&run.id, scale.epochs_noisy + scale.epochs_clean);
-        let dir = run_dir(out, &run.id);
-        write_json(&dir.join("config.json"), run)?;
-        abort::at("mlp.run.config");
-        let (summary, points) = train_run(scale, &data, &valley_model, run, backend, &bar)?;
-        bar.finish_and_clear();
-        write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
-        abort::at("mlp.run.metrics");
-        // Written last and atomically: its presence means the run is complete.
-        write_record(&dir.join("summary.json"), &summary)?;
-        abort::at("mlp.run.summary");
-        progress.job_done();
-        Ok(())
-    })
+    let run = runs.iter().find(|r| r.id == job.id).expect("a job per run");
+    let bar = ctx.progress.job_bar(&run.id, scale.epochs_noisy + scale.epochs_clean);
+    let dir = run_dir(out, &run.id);
+    write_json(&dir.join("config.json"), run)?;
+    abort::at("mlp.run.config");
+    let (summary, points) = train_run(scale, &prepared.data, &prepared.valley, run, backend, &bar)?;
+    bar.finish_and_clear();
+    write_atomic(&dir.join("metrics.csv"), metrics_csv(&points).as_bytes())?;
+    abort::at("mlp.run.metrics");
+    // Written last and atomically: its presence means the run is complete.
+    write_record(&dir.join("summary.json"), &summary)?;
+    abort::at("mlp.run.summary");
+    Ok(())
 }

@@ -29,7 +29,7 @@ use crate::harness::config::{distinct_in_ids, require_count, require_each, requi
 pub use crate::harness::claims::{Criterion, FigureRef};
 use crate::harness::io::read_json;
 use crate::harness::beta_star::{BetaStarAtLr, GridPoint, SlopeFit, fit_beta_star_at, fit_slope};
-use crate::harness::plan::Job;
+use crate::harness::plan::{Job, REFERENCE_FLOPS};
 use crate::harness::{GAMMA_OPT, same_value};
 use crate::harness::{AnalyseCtx, Experiment};
 #[cfg(feature = "train")]
@@ -202,6 +202,9 @@ pub struct ResnetExperiment {
     pub notes: BTreeMap<String, Vec<String>>,
     /// The criteria's rules, fixed before the data.
     pub rules: ResnetRules,
+    /// How its jobs share the machine (`[schedule]`, issue 18).
+    #[serde(default)]
+    pub schedule: crate::harness::Schedule,
     /// Seconds, for `cargo test`.
     pub smoke: ResnetScale,
     /// Minutes on 2 cores.
@@ -238,6 +241,21 @@ fn ensure(ok: bool, field: &'static str, message: impl Into<String>) -> Result<(
 }
 
 impl ResnetScale {
+    /// Training FLOP per 32×32 image (forward and backward): 3.33e9 at base
+    /// width 64, scaling with the square of the width.
+    pub fn flops_per_image(&self) -> f64 {
+        3.33e9 * (self.base_width as f64 / 64.0).powi(2)
+    }
+
+    /// Training, test and curve images (0 per class: the whole split, taken
+    /// as 5,000 training and 1,000 test images per class), for cost estimates.
+    pub fn image_counts(&self) -> (f64, f64, f64) {
+        let count = |per_class: usize, whole: usize| 10.0 * if per_class == 0 { whole } else { per_class } as f64;
+        let n_test = count(self.test_per_class, 1000);
+        let n_curve = if self.curve_test_per_class == 0 { n_test } else { count(self.curve_test_per_class, 1000) };
+        (count(self.train_per_class, 5000), n_test, n_curve)
+    }
+
     /// Checks every field; the error names the field. Every float is finite
     /// and in range, every scheduled learning rate is > 0 (HeavyBall panics
     /// on 0), every size is bounded by the memory it implies and every
@@ -497,9 +515,36 @@ impl Experiment for ResnetExp {
     type RunSummary = ResnetRunSummary;
     type Summary = ResnetSummary;
 
+    /// Phase 1's initial weights are drawn from the backend's seeded generator.
+    const SETUP_SEEDS_BACKEND: bool = true;
+
     #[cfg(feature = "train")]
-    fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
-        train::train(ctx, todo)
+    type Prepared = train::Prepared;
+
+    #[cfg(feature = "train")]
+    fn prepare(ctx: &TrainCtx<'_, Self>) -> anyhow::Result<train::Prepared> {
+        train::prepare(ctx)
+    }
+
+    #[cfg(feature = "train")]
+    fn train_job(ctx: &TrainCtx<'_, Self>, prepared: &train::Prepared, job: &Job) -> anyhow::Result<()> {
+        train::train(ctx, prepared, job)
+    }
+
+    /// Phase 2's minibatch epochs and phase 3's full-batch steps, plus the
+    /// evaluations (a forward pass is a third of a training step).
+    fn job_cost(scale: &ResnetScale, _job: &Job) -> f64 {
+        let (n_train, n_test, n_curve) = scale.image_counts();
+        let p2 = &scale.phase2;
+        let trained = p2.epochs as f64 * n_train + scale.phase3.steps as f64 * n_train;
+        let evaluated = (p2.epochs / p2.eval_every.max(1) + 1) as f64 * n_curve + 2.0 * n_test + 3.0 * n_train;
+        scale.flops_per_image() * (trained + evaluated / 3.0) / REFERENCE_FLOPS
+    }
+
+    /// Every full-batch epoch of phase 1's budget.
+    fn setup_cost(scale: &ResnetScale) -> f64 {
+        let (n_train, _, _) = scale.image_counts();
+        scale.flops_per_image() * scale.phase1.total_epochs as f64 * n_train / REFERENCE_FLOPS
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<ResnetRunSummary>) -> anyhow::Result<ResnetSummary> {

@@ -54,7 +54,7 @@ use crate::harness::setup::{FileSet, SetupKey};
 use crate::harness::images::{ImageBatcher, epoch_order, label_tensor};
 use crate::harness::io::{write_atomic, write_json, write_record};
 use crate::harness::plan::{Job, run_dir};
-use crate::harness::progress::{Progress, cpu_workers, for_each_parallel};
+use crate::harness::progress::Progress;
 use crate::resnet::model::{ResNet, ResNetConfig};
 use crate::resnet::{Checkpoint, RunTiming, DatasetChoice, Phase1Summary, ResnetExp, ResnetRun, ResnetRunSummary, ResnetScale, dataset_label};
 
@@ -554,43 +554,57 @@ fn metrics_csv(s: &ResnetRunSummary) -> String {
     csv
 }
 
-/// Trains phase 1 once (or loads it from `setup/`), then the `todo` runs,
-/// each resumable at epoch ends: on a CPU backend one worker thread per core
-/// (each run alone, as the MLP's; at the cpu scale's width one run leaves the
-/// second core mostly idle, issue 18), on a GPU one at a time.
-pub fn train(ctx: &TrainCtx<'_, ResnetExp>, todo: &[&Job]) -> anyhow::Result<()> {
-    let (scale, out) = (ctx.scale, ctx.out);
-    let data = load_data(scale, ctx.inv.data_dir.as_deref())?;
-    let device = ctx.backend.autodiff_device()?;
-    let steps = std::sync::atomic::AtomicU64::new(0);
-    let worker_ctx = || Ctx {
-        scale,
-        data: &data,
-        config: model_config(scale, &data),
+/// What every run shares: the data, the device, phase 1's record and its
+/// curve accuracy, and the step count of the `stop_after_steps` test hook
+/// (over every job of the process).
+pub struct Prepared {
+    data: Data,
+    device: Device,
+    phase1_record: Vec<u8>,
+    baseline: f64,
+    steps: std::sync::atomic::AtomicU64,
+}
+
+fn job_ctx<'a>(ctx: &'a TrainCtx<'_, ResnetExp>, data: &'a Data, device: &Device, steps: &'a std::sync::atomic::AtomicU64) -> Ctx<'a> {
+    Ctx {
+        scale: ctx.scale,
+        data,
+        config: model_config(ctx.scale, data),
         device: device.clone(),
         stop_after_steps: ctx.inv.stop_after_steps,
         progress: Some(ctx.progress),
         force: ctx.inv.opts.force,
-        steps: &steps,
-    };
-    let (phase1_record, p1) = phase1(&mut worker_ctx(), out)?;
-    let runs = scale.runs();
+        steps,
+    }
+}
+
+/// The setup node: loads the data and trains phase 1 once (or loads it from
+/// `setup/`).
+pub fn prepare(ctx: &TrainCtx<'_, ResnetExp>) -> anyhow::Result<Prepared> {
+    let (scale, out) = (ctx.scale, ctx.out);
+    let data = load_data(scale, ctx.inv.data_dir.as_deref())?;
+    let device = ctx.backend.autodiff_device()?;
+    let steps = std::sync::atomic::AtomicU64::new(0);
+    let (phase1_record, p1) = phase1(&mut job_ctx(ctx, &data, &device, &steps), out)?;
     // A run killed after its summary but before its checkpoint was removed is
     // complete: its checkpoint is dead weight (another shard may race us to it).
-    for run in &runs {
+    for run in &scale.runs() {
         let dir = run_dir(out, &run.id);
         if dir.join("summary.json").exists() && dir.join("checkpoint").exists() {
             std::fs::remove_dir_all(dir.join("checkpoint")).ok();
         }
     }
-    let todo: Vec<&ResnetRun> = todo.iter().map(|job| runs.iter().find(|r| r.id == job.id).expect("a job per run")).collect();
-    let workers = if ctx.backend.is_cpu() { cpu_workers() } else { 1 };
-    // Each run starts from phase 1's record bytes (fresh leaves, nothing
-    // shared between workers' graphs) and draws only from its own seed's
-    // streams, so its numbers do not depend on the worker that trains it.
-    for_each_parallel(&todo, workers, |run| {
-        train_run(&mut worker_ctx(), out, run, &phase1_record, p1.test_accuracy_curve)?;
-        ctx.progress.job_done();
-        Ok(())
-    })
+    Ok(Prepared { data, device, phase1_record, baseline: p1.test_accuracy_curve, steps })
+}
+
+/// Trains one run (a job), resumable at epoch ends. It starts from phase 1's
+/// record bytes (fresh leaves, nothing shared between workers' graphs) and
+/// draws only from its own seed's streams, so its numbers do not depend on
+/// the worker that trains it or on what runs beside it.
+pub fn train(ctx: &TrainCtx<'_, ResnetExp>, prepared: &Prepared, job: &Job) -> anyhow::Result<()> {
+    let runs = ctx.scale.runs();
+    let run = runs.iter().find(|r| r.id == job.id).expect("a job per run");
+    let mut run_ctx = job_ctx(ctx, &prepared.data, &prepared.device, &prepared.steps);
+    train_run(&mut run_ctx, ctx.out, run, &prepared.phase1_record, prepared.baseline)?;
+    Ok(())
 }

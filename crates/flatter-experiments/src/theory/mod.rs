@@ -142,6 +142,9 @@ pub struct TheoryExperiment {
     pub choices: Vec<String>,
     /// The criteria's thresholds.
     pub rules: TheoryRules,
+    /// How its jobs share the machine (`[schedule]`, issue 18).
+    #[serde(default)]
+    pub schedule: crate::harness::Schedule,
     /// Seconds.
     pub smoke: TheoryScale,
     /// Seconds.
@@ -307,8 +310,21 @@ impl Experiment for TheoryExp {
     type Summary = TheorySummary;
 
     #[cfg(feature = "train")]
-    fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
-        train::train(ctx, todo)
+    type Prepared = burn::tensor::Device;
+
+    #[cfg(feature = "train")]
+    fn prepare(ctx: &TrainCtx<'_, Self>) -> anyhow::Result<burn::tensor::Device> {
+        Ok(ctx.backend.device()?)
+    }
+
+    #[cfg(feature = "train")]
+    fn train_job(ctx: &TrainCtx<'_, Self>, device: &burn::tensor::Device, job: &Job) -> anyhow::Result<()> {
+        train::train(ctx, device, job)
+    }
+
+    /// A few finite-difference steps per run: well under a second.
+    fn job_cost(_scale: &TheoryScale, job: &Job) -> f64 {
+        0.01 * job.runs.len() as f64
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<TheoryRunSummary>) -> anyhow::Result<TheorySummary> {

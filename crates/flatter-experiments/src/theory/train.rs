@@ -116,18 +116,14 @@ fn metrics_csv(s: &TheoryRunSummary) -> String {
     csv
 }
 
-/// Runs the `todo` jobs (one: every η), one run at a time.
-pub fn train(ctx: &TrainCtx<'_, TheoryExp>, todo: &[&Job]) -> anyhow::Result<()> {
-    let device = ctx.backend.device()?;
+/// Runs one job's runs (the job is every η), one at a time.
+pub fn train(ctx: &TrainCtx<'_, TheoryExp>, device: &Device, job: &Job) -> anyhow::Result<()> {
     let dtype = dtype_for(ctx.backend);
     let runs = ctx.scale.runs();
-    for job in todo {
-        for id in &job.runs {
-            let run = runs.iter().find(|r| &r.id == id).expect("the job's runs come from the same table");
-            let summary = run_fd(run, &device, dtype)?;
-            write_run(ctx.out, &run.id, run, &metrics_csv(&summary), &summary)?;
-        }
-        ctx.progress.job_done();
+    for id in &job.runs {
+        let run = runs.iter().find(|r| &r.id == id).expect("the job's runs come from the same table");
+        let summary = run_fd(run, device, dtype)?;
+        write_run(ctx.out, &run.id, run, &metrics_csv(&summary), &summary)?;
     }
     Ok(())
 }

@@ -159,6 +159,9 @@ pub struct UvExperiment {
     /// The criteria's thresholds, fixed before the runs.
     #[serde(deserialize_with = "validated_rules")]
     pub rules: UvRules,
+    /// How its jobs share the machine (`[schedule]`, issue 18).
+    #[serde(default)]
+    pub schedule: crate::harness::Schedule,
     /// Seconds, for `cargo test`.
     pub smoke: UvScale,
     /// Minutes on 2 cores.
@@ -501,8 +504,23 @@ impl Experiment for UvExp {
     type Summary = UvSummary;
 
     #[cfg(feature = "train")]
-    fn train(ctx: &TrainCtx<'_, Self>, todo: &[&Job]) -> anyhow::Result<()> {
-        train::train(ctx, todo)
+    type Prepared = burn::tensor::Device;
+
+    #[cfg(feature = "train")]
+    fn prepare(ctx: &TrainCtx<'_, Self>) -> anyhow::Result<burn::tensor::Device> {
+        Ok(ctx.backend.device()?)
+    }
+
+    #[cfg(feature = "train")]
+    fn train_job(ctx: &TrainCtx<'_, Self>, device: &burn::tensor::Device, job: &Job) -> anyhow::Result<()> {
+        train::train(ctx, device, job)
+    }
+
+    /// 0.67 µs per stacked step and run: the cpu scale's 7,182 runs took
+    /// 151 s of training for 2.24e8 run-steps (docs/results, 2026-12-01).
+    fn job_cost(scale: &UvScale, job: &Job) -> f64 {
+        let steps: u64 = scale.runs().iter().filter(|r| job.runs.contains(&r.id)).map(|r| r.steps).sum();
+        steps as f64 * 0.67e-6
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<UvRunSummary>) -> anyhow::Result<UvSummary> {

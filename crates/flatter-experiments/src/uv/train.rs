@@ -10,7 +10,6 @@ use indicatif::ProgressBar;
 
 use crate::harness::TrainCtx;
 use crate::harness::plan::{Job, write_run};
-use crate::harness::progress::{cpu_workers, for_each_parallel};
 use crate::harness::stacked::Row;
 use crate::uv::{UvExp, UvRun, UvScale, UvTrace, fit_run};
 use crate::uv::sweep::{DrawRow, run_stacked_draws};
@@ -46,21 +45,17 @@ fn metrics_csv(trace: &UvTrace) -> String {
     csv
 }
 
-/// Trains the `todo` jobs, one stacked program each, one worker per core;
-/// every run's record is written as soon as its job ends.
-pub fn train(ctx: &TrainCtx<'_, UvExp>, todo: &[&Job]) -> anyhow::Result<()> {
-    let (scale, progress) = (ctx.scale, ctx.progress);
-    let device = ctx.backend.device()?;
-    for_each_parallel(todo, cpu_workers(), |job| {
-        let bar = progress.job_bar(&job.id, 0);
-        let start = Instant::now();
-        let trained = train_job(scale, job, &device, Some(&bar));
-        let share = start.elapsed().as_secs_f64() / trained.len() as f64;
-        bar.finish_and_clear();
-        for (run, trace) in &trained {
-            write_run(ctx.out, &run.id, run, &metrics_csv(trace), &fit_run(scale, run, trace, share))?;
-        }
-        progress.job_done();
-        Ok(())
-    })
+/// Trains one job as one stacked program (a node of the invocation's
+/// queue); every run's record is written as soon as the job ends.
+pub fn train(ctx: &TrainCtx<'_, UvExp>, device: &burn::tensor::Device, job: &Job) -> anyhow::Result<()> {
+    let scale = ctx.scale;
+    let bar = ctx.progress.job_bar(&job.id, 0);
+    let start = Instant::now();
+    let trained = train_job(scale, job, device, Some(&bar));
+    let share = start.elapsed().as_secs_f64() / trained.len() as f64;
+    bar.finish_and_clear();
+    for (run, trace) in &trained {
+        write_run(ctx.out, &run.id, run, &metrics_csv(trace), &fit_run(scale, run, trace, share))?;
+    }
+    Ok(())
 }
