@@ -11,6 +11,8 @@
 
 #![cfg(feature = "train")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
@@ -65,20 +67,7 @@ fn text(out: &Output) -> String {
 /// carries Burn's parameter ids, which are drawn anew in every process, so
 /// equal weights give other bytes). Everything else is compared byte for byte.
 fn masked(json: &str) -> String {
-    let mut kept = String::new();
-    let mut in_timing = false;
-    for line in json.lines() {
-        let t = line.trim_start();
-        if in_timing {
-            in_timing = !t.starts_with('}');
-        } else if t.starts_with("\"timing\": {") {
-            in_timing = true;
-        } else if !t.starts_with("\"wall_seconds\":") && !t.starts_with("\"sha256\":") {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    kept
+    common::masked(json, &["wall_seconds", "sha256"])
 }
 
 /// The records that must not depend on interruptions: `runs/<id>/metrics.csv`,

@@ -4,6 +4,8 @@
 
 #![cfg(feature = "train")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -229,25 +231,6 @@ fn shards_running_at_once_in_one_directory_give_the_clean_result_set() {
     assert_eq!(criteria(&together), clean().criteria.clone());
 }
 
-/// A run record without what depends on the process: the lines of its
-/// times (`wall_seconds`, `train_seconds`) and the `timing` object.
-fn without_times(json: &str) -> String {
-    let mut kept = String::new();
-    let mut in_timing = false;
-    for line in json.lines() {
-        let t = line.trim_start();
-        if in_timing {
-            in_timing = !t.starts_with('}');
-        } else if t.starts_with("\"timing\": {") {
-            in_timing = true;
-        } else if !t.starts_with("\"wall_seconds\":") && !t.starts_with("\"train_seconds\":") {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    kept
-}
-
 /// Every run's `metrics.csv` and `summary.json` (times masked), by
 /// `<experiment>/<run>/<file>`.
 fn run_records(out: &Path) -> BTreeMap<String, String> {
@@ -257,7 +240,7 @@ fn run_records(out: &Path) -> BTreeMap<String, String> {
         let summary = std::fs::read_to_string(out.join(exp).join("runs").join(run).join("summary.json")).unwrap();
         assert!(summary.lines().count() > 3, "{key}: records are pretty-printed, one field per line");
         set.insert(format!("{key}/metrics.csv"), String::from_utf8(metrics).unwrap());
-        set.insert(format!("{key}/summary.json"), without_times(&summary));
+        set.insert(format!("{key}/summary.json"), common::masked(&summary, &["wall_seconds", "train_seconds"]));
     }
     set
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use flatter_device::BackendKind;
+use flatter_experiments::harness::config::IntraOp;
 use flatter_experiments::harness::plan::Shard;
 use flatter_experiments::{Invocation, Options, REGISTRY, Scale};
 
@@ -64,10 +65,15 @@ struct RunFlags {
     /// `[schedule] threads_per_job` slots.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     jobs: Option<u64>,
-    /// Intra-op threads per job for every experiment, overriding the
-    /// experiment files' `[schedule] threads_per_job` (to measure that choice).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    /// Intra-op threads per job for every experiment, each job in a pool of
+    /// its own, overriding the experiment files' `[schedule]` (to measure
+    /// that choice).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256), conflicts_with = "shared_pool")]
     threads_per_job: Option<u64>,
+    /// Every job's intra-op work on the process's shared pool (one thread per
+    /// core), overriding the experiment files' `[schedule]`.
+    #[arg(long)]
+    shared_pool: bool,
     /// The directory with the datasets' files, for the experiments that read
     /// one (default: FLATTER_DATA_DIR, the user cache, then, for
     /// Fashion-MNIST, Debian's /usr/share/datasets/fashion-mnist).
@@ -142,7 +148,11 @@ fn invocation(flags: &RunFlags, out: PathBuf, analyse_only: bool) -> anyhow::Res
             analyse_only,
             progress: !flags.quiet,
             jobs: flags.jobs.map(|n| n as usize),
-            threads_per_job: flags.threads_per_job.map(|n| n as usize),
+            intra_op: match (flags.threads_per_job, flags.shared_pool) {
+                (Some(n), _) => Some(IntraOp::Own(n as usize)),
+                (None, true) => Some(IntraOp::Shared),
+                (None, false) => None,
+            },
         },
         backend: backend.name().to_string(),
         data_dir: flags.data_dir.clone(),

@@ -162,9 +162,15 @@ pub enum ConfigError {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
-    /// Intra-op threads per job (worker slots each takes); one by default.
+    /// Intra-op threads per job (worker slots each takes), in a rayon pool
+    /// of its own; one by default.
     #[serde(default = "one_thread")]
     pub threads_per_job: usize,
+    /// Instead: each job takes one worker slot and runs its intra-op work on
+    /// the process's shared rayon pool (one thread per core), beside the
+    /// other such jobs' work.
+    #[serde(default)]
+    pub shared_pool: bool,
     /// The measurement behind the choice, quoted in the docs.
     #[serde(default)]
     pub measured: String,
@@ -176,7 +182,23 @@ fn one_thread() -> usize {
 
 impl Default for Schedule {
     fn default() -> Self {
-        Schedule { threads_per_job: 1, measured: String::new() }
+        Schedule { threads_per_job: 1, shared_pool: false, measured: String::new() }
+    }
+}
+
+/// Where a job's intra-op work runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntraOp {
+    /// A rayon pool of its own with this many threads (it takes as many worker slots).
+    Own(usize),
+    /// The process's shared rayon pool (it takes one worker slot).
+    Shared,
+}
+
+impl Schedule {
+    /// What the table asks for.
+    pub fn intra_op(&self) -> IntraOp {
+        if self.shared_pool { IntraOp::Shared } else { IntraOp::Own(self.threads_per_job) }
     }
 }
 

@@ -88,9 +88,9 @@ pub struct Options {
     /// Worker slots of the job queue (default: `FLATTER_JOBS`, else one per
     /// core; always one on a GPU backend).
     pub jobs: Option<usize>,
-    /// Intra-op threads per job, overriding every experiment file's
-    /// `[schedule] threads_per_job` (for measuring that choice).
-    pub threads_per_job: Option<usize>,
+    /// Where every job's intra-op work runs, overriding the experiment
+    /// files' `[schedule]` (for measuring that choice).
+    pub intra_op: Option<config::IntraOp>,
 }
 
 /// What an invocation achieved.
@@ -407,7 +407,7 @@ impl<E: Experiment> Stage for Planned<'_, E> {
     #[cfg(feature = "train")]
     fn nodes<'s>(&'s self, progress: &'s progress::Progress, group: usize, base: usize) -> Vec<queue::Node<'s>> {
         let name = E::NAME;
-        let threads = self.inv.opts.threads_per_job.unwrap_or(self.file.schedule().threads_per_job);
+        let intra_op = self.inv.opts.intra_op.unwrap_or(self.file.schedule().intra_op());
         let mut nodes = Vec::new();
         let todo = &self.selection.todo;
         if !todo.is_empty() {
@@ -415,9 +415,10 @@ impl<E: Experiment> Stage for Planned<'_, E> {
                 label: format!("{name}/setup"),
                 group,
                 cost: E::setup_cost(self.scale()),
-                threads,
+                intra_op,
                 exclusive: E::SETUP_SEEDS_BACKEND,
                 job: false,
+                first: false,
                 deps: Vec::new(),
                 work: Box::new(move || {
                     let prepared = E::prepare(&self.ctx(progress)?)?;
@@ -432,9 +433,10 @@ impl<E: Experiment> Stage for Planned<'_, E> {
                 label: format!("{name}/{}", job.id),
                 group,
                 cost: E::job_cost(self.scale(), job),
-                threads,
+                intra_op,
                 exclusive: false,
                 job: true,
+                first: false,
                 deps: vec![base],
                 work: Box::new(move || {
                     let prepared = self.prepared.get().expect("the setup node ran first");
@@ -446,9 +448,10 @@ impl<E: Experiment> Stage for Planned<'_, E> {
             label: format!("{name}/analysis"),
             group,
             cost: 1.0,
-            threads: 1,
+            intra_op: config::IntraOp::Own(1),
             exclusive: false,
             job: false,
+            first: true,
             deps: (base..base + nodes.len()).collect(),
             work: Box::new(move || self.finish()),
         });

@@ -76,11 +76,11 @@ impl FromStr for Shard {
 }
 
 /// The training rate, FLOP/s, that job costs are estimated at: one core of
-/// the reference 2-core machine, two jobs at once. The cpu-scale MLP run
-/// (about 4e11 FLOP) took about 40 s and the width-1/8 ResNet run (about
-/// 7e11) about 70 s there (issue 18). Costs only order the queue and seed its
-/// first ETA, which then follows the measured job times.
-pub const REFERENCE_FLOPS: f64 = 1e10;
+/// the reference 2-core machine, two jobs at once, one thread each. The
+/// width-1/8 ResNet run (about 9.6e11 FLOP by `ResnetExp::job_cost`'s count)
+/// took 50 s there (2026-12-02, issue 18). Costs only order the queue and
+/// seed its first ETA, which then follows the measured job times.
+pub const REFERENCE_FLOPS: f64 = 1.9e10;
 
 /// Runs trained together, with a stable id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -22,6 +22,8 @@ pub struct Progress {
     /// When the last line was printed, and the invocation's start.
     last_line: Mutex<Option<Instant>>,
     start: Instant,
+    /// Every (jobs done, ETA in seconds) reported, in order.
+    pub etas: Mutex<Vec<(usize, f64)>>,
 }
 
 /// How often a log gets a progress line.
@@ -39,7 +41,7 @@ impl Progress {
         if terminal {
             bar.enable_steady_tick(Duration::from_secs(1));
         }
-        Progress { bars, jobs: bar, lines: show && !terminal, last_line: Mutex::new(None), start: Instant::now() }
+        Progress { bars, jobs: bar, lines: show && !terminal, last_line: Mutex::new(None), start: Instant::now(), etas: Mutex::new(Vec::new()) }
     }
 
     /// Sets the number of jobs to train and says so.
@@ -52,6 +54,7 @@ impl Progress {
     /// the expected seconds left.
     pub fn job_done(&self, done: usize, total: usize, running: usize, eta: f64) {
         self.jobs.set_position(done as u64);
+        self.etas.lock().expect("progress lock").push((done, eta));
         let msg = format!("({running} running, eta {})", hms(eta));
         self.jobs.set_message(msg.clone());
         self.line(&format!("{done}/{total} jobs done {msg}"), done == total);

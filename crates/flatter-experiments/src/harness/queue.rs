@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
+use crate::harness::config::IntraOp;
 use crate::harness::progress::Progress;
 
 /// A unit of work in the queue.
@@ -42,12 +43,17 @@ pub struct Node<'s> {
     /// Expected seconds on one core of the reference machine: an estimate
     /// from the job's size, for ordering and the first ETA.
     pub cost: f64,
-    /// Intra-op threads it wants (worker slots it takes).
-    pub threads: usize,
+    /// Where its intra-op work runs: a pool of its own of k threads (it takes
+    /// k worker slots), or the process's shared pool (one slot).
+    pub intra_op: IntraOp,
     /// Never run beside another exclusive node (see the module docs).
     pub exclusive: bool,
     /// Counted in "jobs done": a training job, not a setup or an analysis.
     pub job: bool,
+    /// Taken before any other ready node (an experiment's analysis: short,
+    /// and its summary is then on disk while the others still train, rather
+    /// than waiting behind every longer job of the queue).
+    pub first: bool,
     /// The nodes it needs, all earlier in the list.
     pub deps: Vec<usize>,
     /// The work.
@@ -126,8 +132,13 @@ pub fn run(nodes: Vec<Node<'_>>, workers: usize, progress: &Progress) -> anyhow:
     let costs: Vec<f64> = nodes.iter().map(|n| n.cost.max(0.0)).collect();
     let deps: Vec<Vec<usize>> = nodes.iter().map(|n| n.deps.clone()).collect();
     let rank = ranks(&costs, &deps);
-    let meta: Vec<(String, usize, usize, bool, bool)> =
-        nodes.iter().map(|n| (n.label.clone(), n.group, n.threads.clamp(1, workers), n.exclusive, n.job)).collect();
+    let slots = |n: &Node<'_>| match n.intra_op {
+        IntraOp::Own(k) => k.clamp(1, workers),
+        IntraOp::Shared => 1,
+    };
+    let meta: Vec<(String, usize, usize, bool, bool)> = nodes.iter().map(|n| (n.label.clone(), n.group, slots(n), n.exclusive, n.job)).collect();
+    let shared: Vec<bool> = nodes.iter().map(|n| n.intra_op == IntraOp::Shared).collect();
+    let first: Vec<bool> = nodes.iter().map(|n| n.first).collect();
     let groups = meta.iter().map(|m| m.1 + 1).max().unwrap_or(0);
     let total_jobs = meta.iter().filter(|m| m.4).count();
     let t0 = Instant::now();
@@ -162,7 +173,7 @@ pub fn run(nodes: Vec<Node<'_>>, workers: usize, progress: &Progress) -> anyhow:
                     let ready = (0..costs.len())
                         .filter(|&i| s.work[i].is_some() && deps[i].iter().all(|&d| s.done[d]))
                         .filter(|&i| !(meta[i].3 && s.exclusive_running))
-                        .max_by(|&a, &b| rank[a].total_cmp(&rank[b]).then(b.cmp(&a)));
+                        .max_by(|&a, &b| first[a].cmp(&first[b]).then(rank[a].total_cmp(&rank[b])).then(b.cmp(&a)));
                     let Some(i) = ready else {
                         if s.work.iter().all(Option::is_none) {
                             return;
@@ -181,7 +192,7 @@ pub fn run(nodes: Vec<Node<'_>>, workers: usize, progress: &Progress) -> anyhow:
                     s.started[i] = Some(Instant::now());
                     let start = t0.elapsed().as_secs_f64();
                     drop(s);
-                    let result = run_node(&meta[i].0, slots, work);
+                    let result = run_node(&meta[i].0, (!shared[i]).then_some(slots), work);
                     s = state.lock().expect("queue lock");
                     let end = t0.elapsed().as_secs_f64();
                     s.free += slots;
@@ -217,14 +228,20 @@ pub fn run(nodes: Vec<Node<'_>>, workers: usize, progress: &Progress) -> anyhow:
     }
 }
 
-/// Runs one node's work in a rayon pool of `threads` threads; a panic is an error.
-fn run_node(label: &str, threads: usize, work: Box<dyn FnOnce() -> anyhow::Result<()> + Send + '_>) -> anyhow::Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("flatter-op-{i}"))
-        .build()
-        .map_err(|e| anyhow!("starting {threads} threads for {label}: {e}"))?;
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(work)));
+/// Runs one node's work in a rayon pool of `threads` threads of its own, or
+/// (`None`) on this worker thread with the shared pool; a panic is an error.
+fn run_node(label: &str, threads: Option<usize>, work: Box<dyn FnOnce() -> anyhow::Result<()> + Send + '_>) -> anyhow::Result<()> {
+    let caught = match threads {
+        Some(threads) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("flatter-op-{i}"))
+                .build()
+                .map_err(|e| anyhow!("starting {threads} threads for {label}: {e}"))?;
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(work)))
+        }
+        None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)),
+    };
     match caught {
         // The label first, then the whole chain, in one message: callers and
         // tests read `to_string()`, which shows only an error's outer layer.
@@ -256,7 +273,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn node<'s>(label: &str, group: usize, cost: f64, deps: Vec<usize>, work: impl FnOnce() -> anyhow::Result<()> + Send + 's) -> Node<'s> {
-        Node { label: label.into(), group, cost, threads: 1, exclusive: false, job: true, deps, work: Box::new(work) }
+        Node { label: label.into(), group, cost, intra_op: IntraOp::Own(1), exclusive: false, job: true, first: false, deps, work: Box::new(work) }
     }
 
     #[test]
@@ -301,6 +318,27 @@ mod tests {
         assert!(at("c/needs-a-and-b").start >= at("a/analysis").end.max(at("b/analysis").end));
     }
 
+    /// A ready analysis (`first`) goes before longer ready jobs.
+    #[test]
+    fn a_ready_analysis_goes_first() {
+        let progress = Progress::new(false);
+        let quick = || -> anyhow::Result<()> {
+            std::thread::sleep(Duration::from_millis(10));
+            Ok(())
+        };
+        let mut nodes = vec![node("a/job", 0, 10.0, vec![], quick)];
+        let mut analysis = node("a/analysis", 0, 0.1, vec![0], quick);
+        analysis.first = true;
+        analysis.job = false;
+        nodes.push(analysis);
+        for k in 0..3 {
+            nodes.push(node(&format!("b/job{k}"), 1, 5.0, vec![], quick));
+        }
+        let log = run(nodes, 1, &progress).unwrap();
+        let order: Vec<&str> = log.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(order[..2], ["a/job", "a/analysis"], "{order:?}");
+    }
+
     /// Exclusive nodes never overlap; a node wanting two threads runs alone on
     /// two slots; the rayon pool it runs in has that many threads.
     #[test]
@@ -328,17 +366,24 @@ mod tests {
             seen.lock().unwrap().push(rayon::current_num_threads());
             Ok(())
         });
-        wide.threads = 2;
+        wide.intra_op = IntraOp::Own(2);
         nodes.push(wide);
         nodes.push(node("narrow", 9, 0.5, vec![], move || {
             seen.lock().unwrap().push(rayon::current_num_threads());
             Ok(())
         }));
+        // A shared-pool node runs on its worker thread, outside any pool of its own.
+        let mut on_shared = node("shared", 9, 0.5, vec![], move || {
+            seen.lock().unwrap().push(if rayon::current_thread_index().is_none() { 1000 } else { 0 });
+            Ok(())
+        });
+        on_shared.intra_op = IntraOp::Shared;
+        nodes.push(on_shared);
         run(nodes, 2, &progress).unwrap();
         assert_eq!(overlap.load(Ordering::SeqCst), 0, "two exclusive nodes ran at once");
         let mut seen = threads_seen.into_inner().unwrap();
         seen.sort_unstable();
-        assert_eq!(seen, vec![1, 2]);
+        assert_eq!(seen, vec![1, 2, 1000]);
     }
 
     /// The first failure stops new nodes (the dependants of the failed one
@@ -381,6 +426,35 @@ mod tests {
         // A running node counts what is left, never less than nothing.
         assert_eq!(seconds_left(&[left(10.0, 0, 15.0)], &measured, 1), 5.0);
         assert_eq!(seconds_left(&[left(10.0, 0, 50.0)], &measured, 1), 0.0);
+    }
+
+    /// In the queue, the ETA reported after each job is the time the
+    /// remaining jobs then took, within a factor of two: here the estimates
+    /// are 1 s and every job takes 60 ms, two at a time.
+    #[test]
+    fn the_queue_reports_an_eta_from_measured_job_times() {
+        let progress = Progress::new(false);
+        let nodes: Vec<Node<'_>> = (0..12)
+            .map(|k| {
+                node(&format!("j{k}"), 0, 1.0, vec![], || {
+                    std::thread::sleep(Duration::from_millis(60));
+                    Ok(())
+                })
+            })
+            .collect();
+        let t0 = Instant::now();
+        let mut at = Vec::new();
+        let log = run(nodes, 2, &progress).unwrap();
+        let total = t0.elapsed().as_secs_f64();
+        let mut ends: Vec<f64> = log.iter().map(|r| r.end).collect();
+        ends.sort_by(f64::total_cmp);
+        for &(done, eta) in progress.etas.lock().unwrap().iter() {
+            at.push((done, eta, ends[11] - ends[done - 1]));
+        }
+        assert_eq!(at.len(), 12, "{at:?}");
+        for &(done, eta, actual) in &at[2..10] {
+            assert!(eta > 0.5 * actual && eta < 2.0 * actual + 0.03, "after {done} jobs the ETA was {eta:.3} s, the rest took {actual:.3} s ({total:.2} s in all): {at:?}");
+        }
     }
 
     #[test]

@@ -590,11 +590,11 @@ impl Experiment for MsExp {
         train::train(ctx, device, job)
     }
 
-    /// 6.7 µs per stacked step and run: the cpu scale's 177 runs took 4.5 s
-    /// of training for 6.6e5 run-steps (docs/results, 2026-12-01).
+    /// 15 µs per stacked step and run: the cpu scale's 177 runs took 10 s
+    /// of training for 6.6e5 run-steps, one thread per job (2026-12-02).
     fn job_cost(scale: &MsScale, job: &Job) -> f64 {
         let steps: u64 = scale.runs().iter().filter(|r| job.runs.contains(&r.id)).map(|r| r.steps).sum();
-        steps as f64 * 6.7e-6
+        steps as f64 * 15e-6
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<MsRunSummary>) -> anyhow::Result<MsSummary> {

@@ -516,11 +516,11 @@ impl Experiment for UvExp {
         train::train(ctx, device, job)
     }
 
-    /// 0.67 µs per stacked step and run: the cpu scale's 7,182 runs took
-    /// 151 s of training for 2.24e8 run-steps (docs/results, 2026-12-01).
+    /// 1 µs per stacked step and run: the cpu scale's 7,182 runs took 223 s
+    /// of training for 2.24e8 run-steps, one thread per job (2026-12-02).
     fn job_cost(scale: &UvScale, job: &Job) -> f64 {
         let steps: u64 = scale.runs().iter().filter(|r| job.runs.contains(&r.id)).map(|r| r.steps).sum();
-        steps as f64 * 0.67e-6
+        steps as f64 * 1.0e-6
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<UvRunSummary>) -> anyhow::Result<UvSummary> {
