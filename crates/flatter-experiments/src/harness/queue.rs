@@ -80,6 +80,7 @@ struct State<'s> {
     failed: Option<anyhow::Error>,
     log: Vec<Ran>,
     measured: Vec<(f64, f64)>,
+    jobs_done: usize,
 }
 
 /// The rank of every node: its cost plus the largest rank among the nodes
@@ -151,6 +152,7 @@ pub fn run(nodes: Vec<Node<'_>>, workers: usize, progress: &Progress) -> anyhow:
         failed: None,
         log: Vec::new(),
         measured: vec![(0.0, 0.0); groups],
+        jobs_done: 0,
     });
     let wake = Condvar::new();
     progress.plan(total_jobs);
@@ -206,9 +208,9 @@ pub fn run(nodes: Vec<Node<'_>>, workers: usize, progress: &Progress) -> anyhow:
                             if meta[i].4 {
                                 s.measured[meta[i].1].0 += end - start;
                                 s.measured[meta[i].1].1 += costs[i];
-                                let jobs_done = (0..costs.len()).filter(|&k| meta[k].4 && s.done[k]).count();
+                                s.jobs_done += 1;
                                 let running = s.started.iter().zip(&s.done).filter(|(t, d)| t.is_some() && !**d).count();
-                                progress.job_done(jobs_done, total_jobs, running, eta(&s));
+                                progress.job_done(s.jobs_done, total_jobs, running, eta(&s));
                             }
                         }
                         Err(e) => {
