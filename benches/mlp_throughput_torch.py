@@ -19,7 +19,9 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda (synchronised around every block)")
     a = p.parse_args()
+    device = torch.device(a.device)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -32,11 +34,11 @@ def main() -> None:
         torch.nn.Linear(w, w), torch.nn.ReLU(),
         torch.nn.Linear(w, w), torch.nn.Tanh(),
         torch.nn.Linear(w, 10),
-    )
+    ).to(device)
     # Heavy ball, eq. (1): v <- 0.9 v + g, w <- w - lr v (dampening 0, no Nesterov, no decay).
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, dampening=0.0)
-    x = torch.randn(a.batch, 784)
-    y = torch.randint(0, 10, (a.batch,))
+    x = torch.randn(a.batch, 784, device=device)
+    y = torch.randint(0, 10, (a.batch,), device=device)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def step() -> None:
@@ -45,13 +47,19 @@ def main() -> None:
         loss.backward()
         opt.step()
 
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     for _ in range(a.warmup):
         step()
+    sync()
     rates = []
     for _ in range(a.reps):
         start = time.perf_counter()
         for _ in range(a.steps):
             step()
+        sync()
         rates.append(a.steps * a.batch / (time.perf_counter() - start))
     print(f"torch {torch.__version__} threads {torch.get_num_threads()}")
     print(f"samples_per_s {statistics.median(rates)}")

@@ -6,7 +6,7 @@
 //! there is exactly one answer to "what did this run execute on".
 //!
 //! Selection order: an explicit [`BackendKind`], else the `FLATTER_BACKEND`
-//! environment variable (`flex`, `ndarray` or `wgpu`), else [`BackendKind::DEFAULT`]
+//! environment variable (`flex`, `ndarray`, `wgpu` or `cuda`), else [`BackendKind::DEFAULT`]
 //! — the fastest compiled CPU backend per `cargo xtask bench`. Burn's own
 //! `Device::default()` is never used, because its order prefers any GPU
 //! runtime that happens to be compiled in and can be changed by `BURN_DEVICE`.
@@ -28,13 +28,15 @@ pub enum BackendKind {
     NdArray,
     /// `wgpu`: Vulkan/Metal/DX12 GPUs, or Mesa's lavapipe in CI.
     Wgpu,
+    /// `cuda`: NVIDIA GPUs through CubeCL's CUDA runtime (device 0).
+    Cuda,
 }
 
 /// Why a backend could not be selected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BackendError {
     /// The name is not one of ours.
-    #[error("unknown backend {name:?}: expected one of flex, ndarray, wgpu")]
+    #[error("unknown backend {name:?}: expected one of flex, ndarray, wgpu, cuda")]
     Unknown {
         /// The rejected name.
         name: String,
@@ -55,16 +57,19 @@ pub enum BackendError {
 
 impl BackendKind {
     /// Every backend flatter knows about, compiled or not.
-    pub const ALL: [BackendKind; 3] = [BackendKind::Flex, BackendKind::NdArray, BackendKind::Wgpu];
+    pub const ALL: [BackendKind; 4] = [BackendKind::Flex, BackendKind::NdArray, BackendKind::Wgpu, BackendKind::Cuda];
 
     /// The default CPU backend: flex when compiled (it measured faster than
-    /// ndarray on our workloads, see README), otherwise ndarray, otherwise wgpu.
+    /// ndarray on our workloads, see README), otherwise ndarray, otherwise wgpu,
+    /// otherwise cuda.
     pub const DEFAULT: BackendKind = if cfg!(feature = "flex") {
         BackendKind::Flex
     } else if cfg!(feature = "ndarray") {
         BackendKind::NdArray
-    } else {
+    } else if cfg!(feature = "wgpu") {
         BackendKind::Wgpu
+    } else {
+        BackendKind::Cuda
     };
 
     /// The lowercase name used on the command line, in configs and in results.
@@ -73,6 +78,7 @@ impl BackendKind {
             BackendKind::Flex => "flex",
             BackendKind::NdArray => "ndarray",
             BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
         }
     }
 
@@ -82,12 +88,13 @@ impl BackendKind {
             BackendKind::Flex => cfg!(feature = "flex"),
             BackendKind::NdArray => cfg!(feature = "ndarray"),
             BackendKind::Wgpu => cfg!(feature = "wgpu"),
+            BackendKind::Cuda => cfg!(feature = "cuda"),
         }
     }
 
     /// Whether the backend runs on the CPU (and so gives bit-identical results run to run).
     pub fn is_cpu(self) -> bool {
-        !matches!(self, BackendKind::Wgpu)
+        matches!(self, BackendKind::Flex | BackendKind::NdArray)
     }
 
     /// The backends compiled into this build, in [`BackendKind::ALL`] order.
@@ -128,6 +135,8 @@ impl BackendKind {
                 ensure_runtime_dir();
                 Device::wgpu(Default::default())
             }
+            #[cfg(feature = "cuda")]
+            BackendKind::Cuda => Device::cuda(0),
             #[allow(unreachable_patterns)]
             _ => unreachable!("is_compiled() checked above"),
         })
@@ -153,6 +162,7 @@ impl FromStr for BackendKind {
             "flex" => Ok(BackendKind::Flex),
             "ndarray" => Ok(BackendKind::NdArray),
             "wgpu" => Ok(BackendKind::Wgpu),
+            "cuda" => Ok(BackendKind::Cuda),
             _ => Err(BackendError::Unknown { name: s.to_string() }),
         }
     }
@@ -203,9 +213,9 @@ mod tests {
 
     #[test]
     fn unknown_name_is_a_clear_error() {
-        let err = "cuda".parse::<BackendKind>().unwrap_err();
-        assert!(err.to_string().contains("\"cuda\""), "{err}");
-        assert!(err.to_string().contains("flex, ndarray, wgpu"), "{err}");
+        let err = "rocm".parse::<BackendKind>().unwrap_err();
+        assert!(err.to_string().contains("\"rocm\""), "{err}");
+        assert!(err.to_string().contains("flex, ndarray, wgpu, cuda"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,49 @@ enum Command {
     /// Analyse whatever is complete under `<out>` (merging shards) and write
     /// `<out>/REPORT.md` and `<out>/claims.json`.
     Report(Report),
+    /// The GPU check (issue 15): correctness of GPU backends against flex,
+    /// ResNet-18 and MLP training throughput against PyTorch on the same
+    /// device, and a paper-scale slice of the ResNet protocol priced into
+    /// GPU-hours. Writes `<out>/gpu-check.json`; `cargo xtask gpu-report`
+    /// renders it. `cargo xtask gpu-check` prepares the run.
+    GpuCheck(GpuCheckArgs),
+}
+
+#[derive(Args, Debug)]
+struct GpuCheckArgs {
+    /// Backends to check against flex (repeatable; default: cuda and wgpu,
+    /// those of them compiled in; a dry run: ndarray).
+    #[arg(long = "backend")]
+    backends: Vec<BackendKind>,
+    /// Tiny sizes on CPU backends, PyTorch on the CPU: a test of the check
+    /// that runs without a GPU (CI runs it). No number it writes is a GPU measurement.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only compute the flex reference and write it to this file (done on
+    /// the machine that prepares the run; the check compares with it).
+    #[arg(long, conflicts_with_all = ["reference", "dry_run"])]
+    write_reference: Option<PathBuf>,
+    /// The flex reference written by `--write-reference` (default: compute it here first).
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// The directory the record goes to.
+    #[arg(long, default_value = "gpu-check")]
+    out: PathBuf,
+    /// Seconds of phase-2 steps in the paper-scale slice.
+    #[arg(long, default_value_t = 120.0)]
+    slice_seconds: f64,
+    /// A Python with torch (repeatable, tried in order; default: python3).
+    #[arg(long = "python")]
+    pythons: Vec<String>,
+    /// The directory with the PyTorch scripts.
+    #[arg(long, default_value = "benches")]
+    scripts: PathBuf,
+    /// The ResNet experiment file whose `[paper]` table the estimate prices.
+    #[arg(long, default_value = "experiments/resnet-cifar.toml")]
+    resnet_config: PathBuf,
+    /// Seed of the correctness check's weights, inputs and labels.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -196,6 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("({:.0} s in all)", start.elapsed().as_secs_f64());
             Ok(())
         }
+        Command::GpuCheck(args) => gpu_check(args),
         Command::Report(args) => {
             let (accounts, written) = flatter_experiments::report(&args.out, &args.experiments, BackendKind::from_env()?.name())?;
             for a in accounts {
@@ -205,4 +249,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn gpu_check(args: GpuCheckArgs) -> anyhow::Result<()> {
+    use flatter_experiments::gpu_check::measure;
+    let sizes = if args.dry_run { measure::Sizes::dry_run() } else { measure::Sizes::gpu(args.slice_seconds) };
+    if let Some(path) = &args.write_reference {
+        let reference = measure::reference(&sizes, args.seed)?;
+        flatter_experiments::harness::io::write_json(path, &reference)?;
+        eprintln!("wrote the flex reference to {}", path.display());
+        return Ok(());
+    }
+    let backends = if !args.backends.is_empty() {
+        args.backends.clone()
+    } else if args.dry_run {
+        vec![BackendKind::NdArray]
+    } else {
+        [BackendKind::Cuda, BackendKind::Wgpu].into_iter().filter(|k| k.is_compiled()).collect()
+    };
+    anyhow::ensure!(!backends.is_empty(), "no GPU backend is compiled in: build with `--features cuda` and/or `--features wgpu` (`cargo xtask gpu-check` does)");
+    for kind in &backends {
+        kind.device()?; // a backend that is not compiled in is an error now, not mid-check
+    }
+    anyhow::ensure!(args.slice_seconds > 0.0 && args.slice_seconds.is_finite(), "--slice-seconds must be a positive number");
+    let opts = measure::CheckOptions {
+        backends,
+        reference: args.reference.clone(),
+        out: args.out.clone(),
+        dry_run: args.dry_run,
+        slice_seconds: args.slice_seconds,
+        pythons: if args.pythons.is_empty() { vec!["python3".to_string()] } else { args.pythons.clone() },
+        torch_device: if args.dry_run { "cpu".into() } else { "cuda".into() },
+        scripts: args.scripts.clone(),
+        resnet_config: args.resnet_config.clone(),
+        seed: args.seed,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let check = measure::run(&opts, &mut |line| eprintln!("gpu-check: {line}"))?;
+    println!("{}", flatter_experiments::gpu_check::render(&check, &args.out.join(flatter_experiments::gpu_check::RECORD_FILE).display().to_string()));
+    anyhow::ensure!(check.all_correct(), "the check found disagreements or failures (see {})", args.out.display());
+    Ok(())
 }

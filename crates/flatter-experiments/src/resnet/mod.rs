@@ -256,6 +256,25 @@ impl ResnetScale {
         (count(self.train_per_class, 5000), n_test, n_curve)
     }
 
+    /// One phase-2 run's images: those trained (forward and backward: its
+    /// phase-2 epochs and phase 3 at its step budget, each full batch) and
+    /// those only evaluated (the curve points, the BatchNorm recalibrations
+    /// over the training set and the final scores). The queue's cost model
+    /// and the GPU estimate (`gpu_check::estimate`) both count these.
+    pub fn run_images(&self) -> (f64, f64) {
+        let (n_train, n_test, n_curve) = self.image_counts();
+        let p2 = &self.phase2;
+        let trained = p2.epochs as f64 * n_train + self.phase3.steps as f64 * n_train;
+        let evaluated = (p2.epochs / p2.eval_every.max(1) + 1) as f64 * n_curve + 2.0 * n_test + 3.0 * n_train;
+        (trained, evaluated)
+    }
+
+    /// Phase 1's images at its budget: every full-batch epoch (it stops
+    /// earlier at 100% train accuracy).
+    pub fn phase1_images(&self) -> f64 {
+        self.phase1.total_epochs as f64 * self.image_counts().0
+    }
+
     /// Checks every field; the error names the field. Every float is finite
     /// and in range, every scheduled learning rate is > 0 (HeavyBall panics
     /// on 0), every size is bounded by the memory it implies and every
@@ -534,17 +553,13 @@ impl Experiment for ResnetExp {
     /// Phase 2's minibatch epochs and phase 3's full-batch steps, plus the
     /// evaluations (a forward pass is a third of a training step).
     fn job_cost(scale: &ResnetScale, _job: &Job) -> f64 {
-        let (n_train, n_test, n_curve) = scale.image_counts();
-        let p2 = &scale.phase2;
-        let trained = p2.epochs as f64 * n_train + scale.phase3.steps as f64 * n_train;
-        let evaluated = (p2.epochs / p2.eval_every.max(1) + 1) as f64 * n_curve + 2.0 * n_test + 3.0 * n_train;
+        let (trained, evaluated) = scale.run_images();
         scale.flops_per_image() * (trained + evaluated / 3.0) / REFERENCE_FLOPS
     }
 
     /// Every full-batch epoch of phase 1's budget.
     fn setup_cost(scale: &ResnetScale) -> f64 {
-        let (n_train, _, _) = scale.image_counts();
-        scale.flops_per_image() * scale.phase1.total_epochs as f64 * n_train / REFERENCE_FLOPS
+        scale.flops_per_image() * scale.phase1_images() / REFERENCE_FLOPS
     }
 
     fn analyse(ctx: &AnalyseCtx<'_, Self>, runs: Vec<ResnetRunSummary>) -> anyhow::Result<ResnetSummary> {

@@ -447,16 +447,12 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, phase1: &[u8], baseline
         // Full batches only; the remainder (n mod batch) of the shuffled order is dropped.
         for idx in order.chunks_exact(p2.batch_size.min(n)) {
             let step_start = Instant::now();
-            let (x, y) = ctx.data.train.batch_images(idx, &ctx.device);
-            let noisy = flip.flip(&y, &mut noise)?;
-            let loss = hard.loss(model.forward(x), label_tensor(&noisy, &ctx.device));
-            let value = loss.clone().into_scalar::<f64>();
+            let (stepped, value) = phase2_step(model, &mut optim, run.lr, &ctx.data.train, idx, (&flip, &mut noise), &hard, &ctx.device)?;
+            model = stepped;
             if !value.is_finite() {
                 error = Some(format!("diverged in epoch {} (loss {value})", state.epoch + 1));
                 break 'epochs;
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(run.lr, model, grads);
             timing.phase2_steps += step_start.elapsed().as_secs_f64();
             timing.phase2_step_count += 1;
             state.steps += 1;
@@ -523,6 +519,34 @@ fn train_run(ctx: &mut Ctx, out: &Path, run: &ResnetRun, phase1: &[u8], baseline
     abort::at("resnet.run.summary");
     ckpt.remove()?;
     Ok(summary)
+}
+
+/// One phase-2 step (Sec. 4.2): the images `idx` of `images`, their labels
+/// flipped afresh with `flip`'s probability from the label-noise stream, the
+/// cross-entropy on the flipped labels, backward, and the HeavyBall update
+/// of eq. (1) at `lr`. Returns the model and the loss before the update; a
+/// non-finite loss returns the model unchanged (the caller records the
+/// divergence). `flatter_experiments::gpu_check` times this same function.
+#[allow(clippy::too_many_arguments)]
+pub fn phase2_step(
+    model: ResNet,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    images: &ImageBatcher,
+    idx: &[usize],
+    (flip, noise): (&LabelFlip, &mut rand::rngs::ChaCha8Rng),
+    hard: &ExpectedLoss,
+    device: &Device,
+) -> anyhow::Result<(ResNet, f64)> {
+    let (x, y) = images.batch_images(idx, device);
+    let noisy = flip.flip(&y, noise)?;
+    let loss = hard.loss(model.forward(x), label_tensor(&noisy, device));
+    let value = loss.clone().into_scalar::<f64>();
+    if !value.is_finite() {
+        return Ok((model, value));
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    Ok((optim.step(lr, model, grads), value))
 }
 
 /// Phase 3: full-batch Adam on the expected loss (no sampled label noise),
