@@ -30,19 +30,18 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
-use burn::optim::GradientsParams;
 use burn::tensor::activation::{log_softmax, relu, tanh};
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use flatter::device::BackendKind;
-use flatter::experiments::harness::Activation;
-use flatter::experiments::mlp::model::{Mlp, MlpConfig};
-use flatter::optim::{ExpectedLoss, HeavyBallConfig, MomentumRule, heavy_ball_rows};
+use flatter::experiments::gpu_check::measure::{Timing, median_rate, mlp_rate};
+use flatter::optim::heavy_ball_rows;
 
 const WARMUP: usize = 10;
 const STEPS: usize = 20;
 const REPS: usize = 7;
+/// `REPS` blocks of `STEPS` steps after `WARMUP` steps, the median block kept.
+const TIMING: Timing = Timing { warmup: WARMUP, blocks: REPS, block: STEPS };
 /// Runs in the stacked program (the cpu scale has 5 β per η).
 const STACK: usize = 5;
 
@@ -63,46 +62,7 @@ fn threads() -> usize {
 
 /// Median samples/s of one training step of `case` on `device`.
 fn burn_throughput(case: &Case, device: &Device) -> f64 {
-    device.seed(0);
-    let config = MlpConfig {
-        input: 784,
-        hidden: [case.width; 5],
-        classes: 10,
-        activation_a: Activation::Relu,
-        activation_b: Activation::Tanh,
-    };
-    let mut model: Mlp = config.init(device);
-    let mut optim = HeavyBallConfig::new(MomentumRule::fixed(0.9).unwrap()).init().unwrap();
-    let x = Tensor::<2>::random([case.batch, 784], Distribution::Normal(0.0, 1.0), device);
-    let y: Tensor<1, Int> = Tensor::<1>::random([case.batch], Distribution::Uniform(0.0, 9.999), device).int();
-    let loss_fn = ExpectedLoss::hard(10).unwrap();
-    median_rate(device, case.batch, || {
-        let loss = loss_fn.loss(model.forward(x.clone()), y.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(0.01, model.clone(), grads);
-    })
-}
-
-/// Median samples/s of `step` (which trains on `samples_per_step` samples)
-/// over `REPS` blocks of `STEPS` steps, after `WARMUP` steps; `device` is
-/// synchronised around every block.
-fn median_rate(device: &Device, samples_per_step: usize, mut step: impl FnMut()) -> f64 {
-    for _ in 0..WARMUP {
-        step();
-    }
-    device.sync().expect("sync");
-    let mut rates: Vec<f64> = (0..REPS)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..STEPS {
-                step();
-            }
-            device.sync().expect("sync");
-            (STEPS * samples_per_step) as f64 / start.elapsed().as_secs_f64()
-        })
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates[rates.len() / 2]
+    mlp_rate(device, case.width, case.batch, TIMING)
 }
 
 /// Median samples/s, summed over `runs`, of `runs` MLPs of `case` trained as
@@ -128,7 +88,7 @@ fn stacked_throughput(case: &Case, runs: usize, device: &Device) -> f64 {
     let labels: Vec<usize> = (0..case.batch).map(|i| (i * 7) % 10).collect();
     let onehot: Vec<f32> = labels.iter().flat_map(|&c| (0..10).map(move |k| if k == c { 1.0 } else { 0.0 })).collect();
     let onehot = Tensor::<3>::from_data(TensorData::new(onehot, [1, case.batch, 10]), &plain);
-    median_rate(&plain, case.batch * runs, || {
+    median_rate(&plain, case.batch * runs, TIMING, || {
         let tracked: Vec<Tensor<3>> = params.iter().map(|p| p.clone().autodiff().require_grad()).collect();
         let mut h = x.clone().autodiff();
         for l in 0..6 {

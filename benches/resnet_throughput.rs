@@ -14,13 +14,10 @@
 //!   PyTorch column prints a skip message.
 
 use std::process::Command;
-use std::time::Instant;
 
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, Int, Tensor};
+use burn::tensor::Device;
 use flatter::device::BackendKind;
-use flatter::experiments::resnet::model::ResNetConfig;
-use flatter::optim::{ExpectedLoss, HeavyBallConfig, MomentumRule};
+use flatter::experiments::gpu_check::measure::{Timing, resnet_rate};
 
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
@@ -28,28 +25,7 @@ fn env_usize(key: &str, default: usize) -> usize {
 
 /// Median seconds per training step over `reps` steps after one warm-up step.
 fn step_seconds(device: &Device, batch: usize, reps: usize) -> f64 {
-    device.seed(0);
-    let mut model = ResNetConfig::new(3, 10).init(device);
-    let mut optim = HeavyBallConfig::new(MomentumRule::fixed(0.9).unwrap()).init().unwrap();
-    let x = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), device);
-    let y: Tensor<1, Int> = Tensor::<1>::random([batch], Distribution::Uniform(0.0, 9.999), device).int();
-    let loss_fn = ExpectedLoss::hard(10).unwrap();
-    let mut step = || {
-        let loss = loss_fn.loss(model.forward(x.clone()), y.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(0.01, model.clone(), grads);
-        device.sync().expect("sync");
-    };
-    step();
-    let mut secs: Vec<f64> = (0..reps)
-        .map(|_| {
-            let start = Instant::now();
-            step();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    secs.sort_by(f64::total_cmp);
-    secs[secs.len() / 2]
+    batch as f64 / resnet_rate(device, 64, batch, Timing { warmup: 1, blocks: reps, block: 1 })
 }
 
 fn torch(threads: usize, batch: usize, reps: usize) -> Result<f64, String> {

@@ -70,6 +70,11 @@ struct GpuCheckArgs {
     /// Seconds of phase-2 steps in the paper-scale slice.
     #[arg(long, default_value_t = 120.0)]
     slice_seconds: f64,
+    /// Seconds the whole check may take: later stages are skipped and
+    /// recorded, and the slices are shortened to fit. The record is written
+    /// after every stage either way.
+    #[arg(long)]
+    budget_seconds: Option<f64>,
     /// A Python with torch (repeatable, tried in order; default: python3).
     #[arg(long = "python")]
     pythons: Vec<String>,
@@ -278,6 +283,7 @@ fn gpu_check(args: GpuCheckArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         dry_run: args.dry_run,
         slice_seconds: args.slice_seconds,
+        budget_seconds: args.budget_seconds,
         pythons: if args.pythons.is_empty() { vec!["python3".to_string()] } else { args.pythons.clone() },
         torch_device: if args.dry_run { "cpu".into() } else { "cuda".into() },
         scripts: args.scripts.clone(),

@@ -19,7 +19,7 @@ use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip, MomentumRule};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt as _, SeedableRng as _};
 
-use super::{Agreement, GpuCheck, Machine, RECORD_FILE, Rate, Reference, STEPS, Slice, TOLERANCE, Trace, VERSION, compare, estimate, utc_now};
+use super::{GpuCheck, Machine, RECORD_FILE, Rate, Reference, STEPS, Slice, TOLERANCE, Trace, VERSION, compare, estimate, utc_now};
 use crate::harness::activation::Activation;
 use crate::harness::images::{ImageBatcher, label_tensor};
 use crate::mlp::model::{Mlp, MlpConfig};
@@ -44,10 +44,8 @@ pub struct Sizes {
     pub resnet_batches: Vec<usize>,
     /// MLP (width, batch) of the throughput rows.
     pub mlp_cases: Vec<(usize, usize)>,
-    /// Warm-up steps before timing (autotune runs here on a GPU).
-    pub warmup: usize,
-    /// Timed steps (each timed alone, the median kept).
-    pub steps: usize,
+    /// How the throughput rows are timed (blocks of one step each).
+    pub timing: Timing,
     /// The slice: base width, batch, evaluation chunk, seconds of phase-2 steps.
     pub slice: (usize, usize, usize, f64),
 }
@@ -63,8 +61,7 @@ impl Sizes {
             resnet_width: 64,
             resnet_batches: vec![128, 512],
             mlp_cases: vec![(512, 128), (512, 1024)],
-            warmup: 5,
-            steps: 20,
+            timing: Timing { warmup: 5, blocks: 20, block: 1 },
             slice: (64, 512, 1000, slice_seconds),
         }
     }
@@ -79,8 +76,7 @@ impl Sizes {
             resnet_width: 2,
             resnet_batches: vec![4, 8],
             mlp_cases: vec![(32, 16)],
-            warmup: 1,
-            steps: 2,
+            timing: Timing { warmup: 1, blocks: 2, block: 1 },
             slice: (2, 8, 16, 0.5),
         }
     }
@@ -99,6 +95,9 @@ pub struct CheckOptions {
     pub dry_run: bool,
     /// Seconds of phase-2 steps in the slice (ignored by a dry run).
     pub slice_seconds: f64,
+    /// Seconds the whole check may take: stages that would start later are
+    /// skipped (and recorded), and the slices share what is left.
+    pub budget_seconds: Option<f64>,
     /// The Pythons to try for PyTorch, in order.
     pub pythons: Vec<String>,
     /// PyTorch's device: `cuda`, or `cpu` for a dry run.
@@ -248,19 +247,33 @@ pub fn read_reference(path: &Path) -> anyhow::Result<Reference> {
     Ok(r)
 }
 
-/// Median training samples/s of `step`, each of `steps` steps timed alone
-/// after `warmup` steps, with `device` synchronised around each.
-pub fn median_rate(device: &Device, samples_per_step: usize, warmup: usize, steps: usize, mut step: impl FnMut()) -> f64 {
-    for _ in 0..warmup {
+/// How a rate is timed: `warmup` untimed steps, then `blocks` blocks of
+/// `block` steps, the device synchronised around each block; the median
+/// block's samples/s is the rate.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Untimed steps first (kernel compilation and autotune on a GPU).
+    pub warmup: usize,
+    /// Timed blocks; the median is kept.
+    pub blocks: usize,
+    /// Steps per block.
+    pub block: usize,
+}
+
+/// Median samples/s of `step` (which trains on `samples_per_step` samples) under `timing`.
+pub fn median_rate(device: &Device, samples_per_step: usize, timing: Timing, mut step: impl FnMut()) -> f64 {
+    for _ in 0..timing.warmup {
         step();
     }
     device.sync().expect("device sync");
-    let mut rates: Vec<f64> = (0..steps.max(1))
+    let mut rates: Vec<f64> = (0..timing.blocks.max(1))
         .map(|_| {
             let start = Instant::now();
-            step();
+            for _ in 0..timing.block.max(1) {
+                step();
+            }
             device.sync().expect("device sync");
-            samples_per_step as f64 / start.elapsed().as_secs_f64()
+            (timing.block.max(1) * samples_per_step) as f64 / start.elapsed().as_secs_f64()
         })
         .collect();
     rates.sort_by(f64::total_cmp);
@@ -270,32 +283,36 @@ pub fn median_rate(device: &Device, samples_per_step: usize, warmup: usize, step
 /// ResNet-18 (CIFAR variant, `base_width`, BatchNorm) training images/s:
 /// forward, cross-entropy, backward and a HeavyBall step (β = 0.9) on a
 /// fixed random batch of 32×32×3 images.
-pub fn resnet_rate(device: &Device, base_width: usize, batch: usize, warmup: usize, steps: usize) -> f64 {
+pub fn resnet_rate(device: &Device, base_width: usize, batch: usize, timing: Timing) -> f64 {
     device.seed(0);
-    let mut model = ResNetConfig::new(3, 10).with_base_width(base_width).init(device);
-    let mut optim = HeavyBallConfig::new(MomentumRule::fixed(0.9).expect("0.9 is a valid β")).init().expect("a valid rule");
+    let model = ResNetConfig::new(3, 10).with_base_width(base_width).init(device);
     let x = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), device);
-    let y: Tensor<1, Int> = Tensor::<1>::random([batch], Distribution::Uniform(0.0, 9.999), device).int();
-    let loss_fn = ExpectedLoss::hard(10).expect("10 classes");
-    median_rate(device, batch, warmup, steps, || {
-        let loss = loss_fn.loss(model.forward(x.clone()), y.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(0.01, model.clone(), grads);
-    })
+    train_rate(device, model, x, batch, timing, |m, x| m.forward(x))
 }
 
 /// The 6-layer MLP (784-`width`×5-10, ReLU ×4 then tanh) training samples/s,
 /// as [`resnet_rate`].
-pub fn mlp_rate(device: &Device, width: usize, batch: usize, warmup: usize, steps: usize) -> f64 {
+pub fn mlp_rate(device: &Device, width: usize, batch: usize, timing: Timing) -> f64 {
     device.seed(0);
     let config = MlpConfig { input: 784, hidden: [width; 5], classes: 10, activation_a: Activation::Relu, activation_b: Activation::Tanh };
-    let mut model: Mlp = config.init(device);
-    let mut optim = HeavyBallConfig::new(MomentumRule::fixed(0.9).expect("0.9 is a valid β")).init().expect("a valid rule");
+    let model: Mlp = config.init(device);
     let x = Tensor::<2>::random([batch, 784], Distribution::Normal(0.0, 1.0), device);
+    train_rate(device, model, x, batch, timing, |m, x| m.forward(x))
+}
+
+fn train_rate<M: Module + Clone, const D: usize>(
+    device: &Device,
+    mut model: M,
+    x: Tensor<D>,
+    batch: usize,
+    timing: Timing,
+    forward: impl Fn(&M, Tensor<D>) -> Tensor<2>,
+) -> f64 {
+    let mut optim = HeavyBallConfig::new(MomentumRule::fixed(0.9).expect("0.9 is a valid β")).init().expect("a valid rule");
     let y: Tensor<1, Int> = Tensor::<1>::random([batch], Distribution::Uniform(0.0, 9.999), device).int();
     let loss_fn = ExpectedLoss::hard(10).expect("10 classes");
-    median_rate(device, batch, warmup, steps, || {
-        let loss = loss_fn.loss(model.forward(x.clone()), y.clone());
+    median_rate(device, batch, timing, || {
+        let loss = loss_fn.loss(forward(&model, x.clone()), y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(0.01, model.clone(), grads);
     })
@@ -427,12 +444,18 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Resu
     }
 }
 
-/// The whole check: writes `<out>/gpu-check.json` and returns the record.
-/// A stage that fails is recorded in `errors` and the check goes on.
+/// The whole check: writes `<out>/gpu-check.json` after every stage (so a
+/// run stopped from outside keeps what it measured) and returns the record.
+/// A stage that fails is recorded in `errors` and the check goes on; a
+/// stage that would start past `opts.budget_seconds` is skipped and
+/// recorded, and the slices share what is left of the budget.
+///
+/// Order: correctness on every backend, PyTorch's rows, each backend's
+/// throughput rows, then the slices, so the cheap and most needed numbers
+/// come first.
 pub fn run(opts: &CheckOptions, log: &mut dyn FnMut(&str)) -> anyhow::Result<GpuCheck> {
     let start = Instant::now();
     let sizes = if opts.dry_run { Sizes::dry_run() } else { Sizes::gpu(opts.slice_seconds) };
-    let mut errors = Vec::new();
     let reference = match &opts.reference {
         Some(path) => read_reference(path)?,
         None => {
@@ -441,89 +464,8 @@ pub fn run(opts: &CheckOptions, log: &mut dyn FnMut(&str)) -> anyhow::Result<Gpu
         }
     };
     let scale = crate::harness::config::load::<crate::resnet::ResnetExperiment>(&opts.resnet_config)?.paper;
-    let mut correctness: Vec<Agreement> = Vec::new();
-    let mut resnet = Vec::new();
-    let mut mlp = Vec::new();
-    let mut slices = Vec::new();
-    for &kind in &opts.backends {
-        let name = kind.name();
-        log(&format!("{name}: correctness against the {} reference of {}", reference.backend, reference.date));
-        match guarded(&format!("{name}: correctness"), || traces(kind, &sizes, reference.seed)) {
-            Ok(ts) => {
-                for (t, initial) in ts {
-                    let Some(r) = reference.traces.iter().find(|r| r.model == t.model) else {
-                        errors.push(format!("{name}: the reference has no {} trace", t.model));
-                        continue;
-                    };
-                    match compare(name, &t, r, &initial) {
-                        Ok(a) => {
-                            log(&format!(
-                                "  {}: loss {:.2e}, parameters {:.2e}, update {:.2e}: {}",
-                                a.model,
-                                a.loss_rel_err,
-                                a.param_rel_err,
-                                a.update_rel_err,
-                                if a.passed { "passed" } else { "FAILED" }
-                            ));
-                            correctness.push(a);
-                        }
-                        Err(e) => errors.push(format!("{name}: {e:#}")),
-                    }
-                }
-            }
-            Err(e) => {
-                log(&format!("  {e:#}"));
-                errors.push(format!("{e:#}"));
-                continue;
-            }
-        }
-        let device = kind.autodiff_device()?;
-        for &batch in &sizes.resnet_batches {
-            let r = guarded(&format!("{name}: resnet18 batch {batch}"), || Ok(resnet_rate(&device, sizes.resnet_width, batch, sizes.warmup, sizes.steps)));
-            log(&format!("{name}: resnet18 batch {batch}: {r:.1?} images/s"));
-            resnet.push(rate_row("resnet18", name, batch, sizes.steps, r, &mut errors));
-        }
-        for &(width, batch) in &sizes.mlp_cases {
-            let r = guarded(&format!("{name}: mlp width {width} batch {batch}"), || Ok(mlp_rate(&device, width, batch, sizes.warmup, sizes.steps)));
-            log(&format!("{name}: mlp {width} batch {batch}: {r:.1?} samples/s"));
-            mlp.push(rate_row(&format!("mlp-{width}"), name, batch, sizes.steps, r, &mut errors));
-        }
-        log(&format!("{name}: paper-scale slice, {:.1} s", sizes.slice.3));
-        match guarded(&format!("{name}: slice"), || slice(kind, sizes.slice, opts.seed)) {
-            Ok(s) => {
-                log(&format!("  {} steps, {:.1} train images/s, {:.1} forward images/s", s.steps, s.train_images_per_s, s.forward_images_per_s));
-                slices.push(s);
-            }
-            Err(e) => errors.push(format!("{e:#}")),
-        }
-    }
-    let threads = if opts.torch_device == "cpu" { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
-    for &batch in &sizes.resnet_batches {
-        let args = [
-            threads.to_string(),
-            batch.to_string(),
-            sizes.steps.to_string(),
-            opts.torch_device.clone(),
-            sizes.resnet_width.to_string(),
-            sizes.warmup.to_string(),
-        ];
-        let r = torch_rate(&opts.pythons, &opts.scripts, "resnet_throughput_torch.py", &args, "images_per_second ");
-        log(&format!("pytorch: resnet18 batch {batch}: {r:.1?}"));
-        resnet.push(Rate { workload: "resnet18".into(), backend: "pytorch".into(), batch, per_second: r.as_ref().ok().copied(), steps: sizes.steps, error: r.err() });
-    }
-    for &(width, batch) in &sizes.mlp_cases {
-        let args: Vec<String> = ["--width", &width.to_string(), "--batch", &batch.to_string(), "--threads", &threads.to_string()]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(["--warmup".into(), sizes.warmup.to_string(), "--steps".into(), "1".into(), "--reps".into(), sizes.steps.to_string()])
-            .chain(["--device".into(), opts.torch_device.clone()])
-            .collect();
-        let r = torch_rate(&opts.pythons, &opts.scripts, "mlp_throughput_torch.py", &args, "samples_per_s ");
-        log(&format!("pytorch: mlp {width} batch {batch}: {r:.1?}"));
-        mlp.push(Rate { workload: format!("mlp-{width}"), backend: "pytorch".into(), batch, per_second: r.as_ref().ok().copied(), steps: sizes.steps, error: r.err() });
-    }
-    let estimates = slices.iter().map(|s| estimate(&scale, s)).collect();
-    let check = GpuCheck {
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    let mut check = GpuCheck {
         version: VERSION,
         date: utc_now(),
         command: opts.command.clone(),
@@ -535,17 +477,146 @@ pub fn run(opts: &CheckOptions, log: &mut dyn FnMut(&str)) -> anyhow::Result<Gpu
         },
         backends: opts.backends.iter().map(|k| k.name().to_string()).collect(),
         tolerance: TOLERANCE,
-        correctness,
-        resnet,
-        mlp,
-        slices,
-        estimates,
-        errors,
-        seconds: start.elapsed().as_secs_f64(),
+        correctness: Vec::new(),
+        resnet: Vec::new(),
+        mlp: Vec::new(),
+        slices: Vec::new(),
+        estimates: Vec::new(),
+        errors: Vec::new(),
+        seconds: 0.0,
     };
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
-    crate::harness::io::write_json(&opts.out.join(RECORD_FILE), &check)?;
+    let save = |check: &mut GpuCheck| -> anyhow::Result<()> {
+        check.seconds = start.elapsed().as_secs_f64();
+        crate::harness::io::write_json(&opts.out.join(RECORD_FILE), check)?;
+        Ok(())
+    };
+    let over_budget = |what: &str, check: &mut GpuCheck, log: &mut dyn FnMut(&str)| -> bool {
+        let over = opts.budget_seconds.is_some_and(|b| start.elapsed().as_secs_f64() >= b);
+        if over {
+            log(&format!("{what}: skipped, the budget of {:.0} s is spent", opts.budget_seconds.unwrap_or(0.0)));
+            check.errors.push(format!("{what}: skipped, the budget of {:.0} s was spent", opts.budget_seconds.unwrap_or(0.0)));
+        }
+        over
+    };
+    let mut working = Vec::new();
+    for &kind in &opts.backends {
+        let name = kind.name();
+        log(&format!("{name}: correctness against the {} reference of {}", reference.backend, reference.date));
+        match guarded(&format!("{name}: correctness"), || traces(kind, &sizes, reference.seed)) {
+            Ok(ts) => {
+                working.push(kind);
+                for (t, initial) in ts {
+                    let Some(r) = reference.traces.iter().find(|r| r.model == t.model) else {
+                        check.errors.push(format!("{name}: the reference has no {} trace", t.model));
+                        continue;
+                    };
+                    match compare(name, &t, r, &initial) {
+                        Ok(a) => {
+                            log(&format!(
+                                "  {} ({}): loss {:.2e}, tensors {:.2e}, update {:.2e}: {}",
+                                a.model,
+                                a.measured,
+                                a.loss_rel_err,
+                                a.param_rel_err,
+                                a.update_rel_err,
+                                if a.passed { "passed" } else { "FAILED" }
+                            ));
+                            check.correctness.push(a);
+                        }
+                        Err(e) => check.errors.push(format!("{name}: {e:#}")),
+                    }
+                }
+            }
+            Err(e) => {
+                log(&format!("  {e:#}"));
+                check.errors.push(format!("{e:#}"));
+            }
+        }
+        save(&mut check)?;
+    }
+    let threads = if opts.torch_device == "cpu" { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+    for &batch in &sizes.resnet_batches {
+        let args = [
+            threads.to_string(),
+            batch.to_string(),
+            sizes.timing.blocks.to_string(),
+            opts.torch_device.clone(),
+            sizes.resnet_width.to_string(),
+            sizes.timing.warmup.to_string(),
+        ];
+        let r = torch_rate(&opts.pythons, &opts.scripts, "resnet_throughput_torch.py", &args, "images_per_second ");
+        log(&format!("pytorch: resnet18 batch {batch}: {r:.1?} images/s"));
+        check.resnet.push(torch_row("resnet18", batch, sizes.timing.blocks, r));
+    }
+    for &(width, batch) in &sizes.mlp_cases {
+        let args: Vec<String> = [
+            "--width", &width.to_string(), "--batch", &batch.to_string(), "--threads", &threads.to_string(),
+            "--warmup", &sizes.timing.warmup.to_string(), "--steps", "1", "--reps", &sizes.timing.blocks.to_string(),
+            "--device", &opts.torch_device,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let r = torch_rate(&opts.pythons, &opts.scripts, "mlp_throughput_torch.py", &args, "samples_per_s ");
+        log(&format!("pytorch: mlp {width} batch {batch}: {r:.1?} samples/s"));
+        check.mlp.push(torch_row(&format!("mlp-{width}"), batch, sizes.timing.blocks, r));
+    }
+    save(&mut check)?;
+    for &kind in &working {
+        let name = kind.name();
+        let device = kind.autodiff_device()?;
+        for &batch in &sizes.resnet_batches {
+            let what = format!("{name}: resnet18 batch {batch}");
+            if over_budget(&what, &mut check, log) {
+                continue;
+            }
+            let r = guarded(&what, || Ok(resnet_rate(&device, sizes.resnet_width, batch, sizes.timing)));
+            log(&format!("{what}: {r:.1?} images/s"));
+            let row = rate_row("resnet18", name, batch, sizes.timing.blocks, r, &mut check.errors);
+            check.resnet.push(row);
+        }
+        for &(width, batch) in &sizes.mlp_cases {
+            let what = format!("{name}: mlp {width} batch {batch}");
+            if over_budget(&what, &mut check, log) {
+                continue;
+            }
+            let r = guarded(&what, || Ok(mlp_rate(&device, width, batch, sizes.timing)));
+            log(&format!("{what}: {r:.1?} samples/s"));
+            let row = rate_row(&format!("mlp-{width}"), name, batch, sizes.timing.blocks, r, &mut check.errors);
+            check.mlp.push(row);
+        }
+        save(&mut check)?;
+    }
+    for (k, &kind) in working.iter().enumerate() {
+        let name = kind.name();
+        let what = format!("{name}: slice");
+        if over_budget(&what, &mut check, log) {
+            continue;
+        }
+        // What is left of the budget, shared by the slices still to run,
+        // less a margin for warm-up and evaluation.
+        let mut shape = sizes.slice;
+        if let Some(budget) = opts.budget_seconds {
+            let left = (budget - start.elapsed().as_secs_f64()) / (working.len() - k) as f64;
+            shape.3 = shape.3.min((left * 0.6).max(1.0));
+        }
+        log(&format!("{what}: {:.1} s of phase-2 steps", shape.3));
+        match guarded(&what, || slice(kind, shape, opts.seed)) {
+            Ok(s) => {
+                log(&format!("  {} steps, {:.1} train images/s, {:.1} forward images/s", s.steps, s.train_images_per_s, s.forward_images_per_s));
+                check.estimates.push(estimate(&scale, &s));
+                check.slices.push(s);
+            }
+            Err(e) => check.errors.push(format!("{e:#}")),
+        }
+        save(&mut check)?;
+    }
+    save(&mut check)?;
     Ok(check)
+}
+
+fn torch_row(workload: &str, batch: usize, steps: usize, r: Result<f64, String>) -> Rate {
+    Rate { workload: workload.into(), backend: "pytorch".into(), batch, per_second: r.as_ref().ok().copied(), steps, error: r.err() }
 }
 
 fn rate_row(workload: &str, backend: &str, batch: usize, steps: usize, r: anyhow::Result<f64>, errors: &mut Vec<String>) -> Rate {
