@@ -33,6 +33,12 @@ pub enum Command {
     Report(Report),
     /// Recommend β for a learning rate by the scaling rule 1 − β = C η^(2/3).
     Advise(crate::advise::Advise),
+    /// Prepare the GPU check (one folder to carry to a GPU machine: binary,
+    /// flex reference, Vulkan loader), or with --dry-run run it here on the CPU.
+    GpuCheck(crate::gpu::GpuCheck),
+    /// Render a GPU check's record into docs/bench/gpu.md (and copy the
+    /// record and its log beside it).
+    GpuReport(crate::gpu::GpuReport),
 }
 
 /// The flags `reproduce` and `reproduce-all` share.
@@ -52,8 +58,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
     /// Build and run on the wgpu backend (a GPU; Mesa's lavapipe without one).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cuda")]
     pub wgpu: bool,
+    /// Build and run on the cuda backend (an NVIDIA GPU; the build needs no
+    /// CUDA toolkit, but burn-cuda's build script downloads LLVM from GitHub).
+    #[arg(long)]
+    pub cuda: bool,
     /// Hide the progress display.
     #[arg(long)]
     pub quiet: bool,
@@ -75,7 +85,7 @@ pub struct ReproduceAll {
 impl ReproduceAll {
     pub fn run(self) -> anyhow::Result<()> {
         let out = absolute(&self.args.out);
-        experiment_binary(self.args.wgpu, "all", |cmd| {
+        experiment_binary(Gpu { wgpu: self.args.wgpu, cuda: self.args.cuda }, "all", |cmd| {
             cmd.arg("--scale").arg(&self.args.scale).arg("--experiments").arg(project_root().join("experiments"));
             cmd.arg("--out").arg(&out);
             for only in &self.only {
@@ -153,6 +163,9 @@ fn run_flags(cmd: &mut std::process::Command, args: &RunArgs) {
     if args.wgpu {
         cmd.args(["--backend", "wgpu"]);
     }
+    if args.cuda {
+        cmd.args(["--backend", "cuda"]);
+    }
 }
 
 /// Builds `flatter-experiment` in the release profile, then runs `subcommand` with it.
@@ -175,8 +188,9 @@ fn run_flags(cmd: &mut std::process::Command, args: &RunArgs) {
 /// flatter-experiments`) would resolve Burn's features differently and
 /// compile Burn a second time: on a fresh machine the README's two commands,
 /// in either order, share one build of Burn (issue 17).
-fn experiment_binary(wgpu: bool, subcommand: &str, configure: impl FnOnce(&mut std::process::Command)) -> anyhow::Result<()> {
-    let exe = crate::util::built_executable(cargo(&experiment_build_args(wgpu || vulkan_driver_present())), "flatter-experiment")?;
+pub(crate) fn experiment_binary(gpu: Gpu, subcommand: &str, configure: impl FnOnce(&mut std::process::Command)) -> anyhow::Result<()> {
+    let gpu = Gpu { wgpu: gpu.wgpu || vulkan_driver_present(), cuda: gpu.cuda };
+    let exe = crate::util::built_executable(cargo(&experiment_build_args(gpu)), "flatter-experiment")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.current_dir(project_root())
         .env(flatter_experiments::watchdog::PARENT_PID_ENV, std::process::id().to_string())
@@ -185,20 +199,32 @@ fn experiment_binary(wgpu: bool, subcommand: &str, configure: impl FnOnce(&mut s
     crate::util::run(cmd)
 }
 
+/// The GPU backends a build compiles in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gpu {
+    /// `flatter/wgpu`.
+    pub wgpu: bool,
+    /// `flatter/cuda`.
+    pub cuda: bool,
+}
+
 /// The arguments of `cargo xtask test`'s one cargo build and run: the
-/// whole workspace in release, with wgpu when `wgpu`.
-pub fn workspace_test_args(wgpu: bool) -> Vec<&'static str> {
+/// whole workspace in release, with the GPU backends of `gpu`.
+pub fn workspace_test_args(gpu: Gpu) -> Vec<&'static str> {
     let mut args = vec!["test", "--release", "--workspace"];
-    if wgpu {
-        args.extend(["--features", "flatter/wgpu"]);
+    match (gpu.wgpu, gpu.cuda) {
+        (true, true) => args.extend(["--features", "flatter/wgpu,flatter/cuda"]),
+        (true, false) => args.extend(["--features", "flatter/wgpu"]),
+        (false, true) => args.extend(["--features", "flatter/cuda"]),
+        (false, false) => {}
     }
     args
 }
 
 /// The arguments that build the experiment binary: the test build's, plus
 /// `--no-run` and JSON messages to find the executable in.
-pub fn experiment_build_args(wgpu: bool) -> Vec<&'static str> {
-    let mut args = workspace_test_args(wgpu);
+pub fn experiment_build_args(gpu: Gpu) -> Vec<&'static str> {
+    let mut args = workspace_test_args(gpu);
     args.extend(["--no-run", "--message-format=json-render-diagnostics"]);
     args
 }
@@ -254,7 +280,7 @@ impl Test {
             );
             false
         };
-        let mut cmd = cargo(&workspace_test_args(wgpu));
+        let mut cmd = cargo(&workspace_test_args(Gpu { wgpu, cuda: false }));
         if !self.rest.is_empty() {
             cmd.arg("--").args(&self.rest);
         }
@@ -327,13 +353,16 @@ mod tests {
     /// resolve the same features and share one build of Burn.
     #[test]
     fn the_experiment_build_is_the_test_build() {
-        for wgpu in [false, true] {
-            let test = workspace_test_args(wgpu);
-            let build = experiment_build_args(wgpu);
+        for gpu in [Gpu::default(), Gpu { wgpu: true, cuda: false }, Gpu { wgpu: true, cuda: true }, Gpu { wgpu: false, cuda: true }] {
+            let test = workspace_test_args(gpu);
+            let build = experiment_build_args(gpu);
             assert_eq!(&build[..test.len()], &test[..]);
             assert_eq!(&build[test.len()..], &["--no-run", "--message-format=json-render-diagnostics"]);
         }
-        assert!(workspace_test_args(true).contains(&"flatter/wgpu") && !workspace_test_args(false).contains(&"flatter/wgpu"));
+        let features = |gpu| workspace_test_args(gpu).join(" ");
+        assert!(features(Gpu { wgpu: true, cuda: false }).contains("flatter/wgpu") && !features(Gpu::default()).contains("flatter/"));
+        assert!(features(Gpu { wgpu: false, cuda: true }).contains("flatter/cuda") && !features(Gpu { wgpu: false, cuda: true }).contains("wgpu"));
+        assert!(features(Gpu { wgpu: true, cuda: true }).contains("flatter/wgpu,flatter/cuda"));
     }
 }
 

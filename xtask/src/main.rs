@@ -7,6 +7,7 @@
 mod data;
 mod advise;
 mod flags;
+mod gpu;
 mod publish;
 mod util;
 
@@ -32,5 +33,7 @@ fn run(cli: flags::Cli) -> anyhow::Result<()> {
         flags::Command::Data(cmd) => cmd.run(),
         flags::Command::Report(cmd) => cmd.run(),
         flags::Command::Advise(cmd) => cmd.run(),
+        flags::Command::GpuCheck(cmd) => cmd.run(),
+        flags::Command::GpuReport(cmd) => cmd.run(),
     }
 }

@@ -277,6 +277,9 @@ fn gpu_check(args: GpuCheckArgs) -> anyhow::Result<()> {
         kind.device()?; // a backend that is not compiled in is an error now, not mid-check
     }
     anyhow::ensure!(args.slice_seconds > 0.0 && args.slice_seconds.is_finite(), "--slice-seconds must be a positive number");
+    if let Some(b) = args.budget_seconds {
+        anyhow::ensure!(b > 0.0 && b.is_finite(), "--budget-seconds must be a positive number");
+    }
     let opts = measure::CheckOptions {
         backends,
         reference: args.reference.clone(),
