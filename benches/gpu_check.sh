@@ -5,11 +5,13 @@
 #     bash benches/gpu_check.sh target/gpu-check [OUT]
 #
 # It needs no Rust and no network: the pack holds the binary (flex + cuda +
-# wgpu), the flex reference and the Vulkan loader packages. It writes
+# wgpu, gzipped), the flex reference (gzipped) and the Vulkan loader packages. It writes
 # gpu-check.json (after every stage) and gpu-check.log to OUT (default $OUT,
 # else ./gpu-check-out) within FLATTER_GPU_BUDGET seconds of checking
 # (default 420, so the whole command stays under 8 minutes); then, back
 # where the repository is built: `cargo xtask gpu-report OUT/gpu-check.json`.
+# FLATTER_GPU_ARGS adds arguments (e.g. "--dry-run --backend wgpu" tries the
+# pack on Mesa's lavapipe here, at tiny sizes).
 set -uo pipefail
 pack=${1:?usage: bash benches/gpu_check.sh PACK [OUT]}
 out=${2:-${OUT:-gpu-check-out}}
@@ -31,12 +33,16 @@ if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$icd" ]; then
   export VK_DRIVER_FILES=$icd
 fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
-"$pack/flatter-experiment" gpu-check \
-  --reference "$pack/reference.json" \
+# The binary and the reference travel gzipped.
+bin=$(mktemp -d)
+gunzip -c "$pack/flatter-experiment.gz" > "$bin/flatter-experiment" && chmod +x "$bin/flatter-experiment"
+gunzip -c "$pack/reference.json.gz" > "$bin/reference.json"
+"$bin/flatter-experiment" gpu-check \
+  --reference "$bin/reference.json" \
   --out "$out" \
   --python python3 \
   --slice-seconds "${FLATTER_GPU_SLICE:-120}" \
-  --budget-seconds "${FLATTER_GPU_BUDGET:-420}" 2>&1 | tee -a "$log"
+  --budget-seconds "${FLATTER_GPU_BUDGET:-420}" ${FLATTER_GPU_ARGS:-} 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 echo "gpu_check.sh: exit $status" | tee -a "$log"
 exit "$status"

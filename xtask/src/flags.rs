@@ -85,7 +85,9 @@ pub struct ReproduceAll {
 impl ReproduceAll {
     pub fn run(self) -> anyhow::Result<()> {
         let out = absolute(&self.args.out);
-        experiment_binary(Gpu { wgpu: self.args.wgpu, cuda: self.args.cuda }, "all", |cmd| {
+        // A GPU asked for by name gets Burn's fusion and autotune (issue 15).
+        let gpu = Gpu { wgpu: self.args.wgpu, cuda: self.args.cuda, fusion: self.args.wgpu || self.args.cuda };
+        experiment_binary(gpu, "all", |cmd| {
             cmd.arg("--scale").arg(&self.args.scale).arg("--experiments").arg(project_root().join("experiments"));
             cmd.arg("--out").arg(&out);
             for only in &self.only {
@@ -189,7 +191,7 @@ fn run_flags(cmd: &mut std::process::Command, args: &RunArgs) {
 /// compile Burn a second time: on a fresh machine the README's two commands,
 /// in either order, share one build of Burn (issue 17).
 pub(crate) fn experiment_binary(gpu: Gpu, subcommand: &str, configure: impl FnOnce(&mut std::process::Command)) -> anyhow::Result<()> {
-    let gpu = Gpu { wgpu: gpu.wgpu || vulkan_driver_present(), cuda: gpu.cuda };
+    let gpu = Gpu { wgpu: gpu.wgpu || vulkan_driver_present(), ..gpu };
     let exe = crate::util::built_executable(cargo(&experiment_build_args(gpu)), "flatter-experiment")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.current_dir(project_root())
@@ -206,18 +208,23 @@ pub struct Gpu {
     pub wgpu: bool,
     /// `flatter/cuda`.
     pub cuda: bool,
+    /// `flatter/fusion`: Burn's fusion and autotune (cuda implies them).
+    pub fusion: bool,
 }
 
 /// The arguments of `cargo xtask test`'s one cargo build and run: the
 /// whole workspace in release, with the GPU backends of `gpu`.
 pub fn workspace_test_args(gpu: Gpu) -> Vec<&'static str> {
     let mut args = vec!["test", "--release", "--workspace"];
-    match (gpu.wgpu, gpu.cuda) {
-        (true, true) => args.extend(["--features", "flatter/wgpu,flatter/cuda"]),
-        (true, false) => args.extend(["--features", "flatter/wgpu"]),
-        (false, true) => args.extend(["--features", "flatter/cuda"]),
-        (false, false) => {}
-    }
+    let features = match (gpu.wgpu, gpu.cuda, gpu.fusion && !gpu.cuda) {
+        (true, true, _) => "flatter/wgpu,flatter/cuda",
+        (true, false, true) => "flatter/wgpu,flatter/fusion",
+        (true, false, false) => "flatter/wgpu",
+        (false, true, _) => "flatter/cuda",
+        (false, false, true) => "flatter/fusion",
+        (false, false, false) => return args,
+    };
+    args.extend(["--features", features]);
     args
 }
 
@@ -280,7 +287,7 @@ impl Test {
             );
             false
         };
-        let mut cmd = cargo(&workspace_test_args(Gpu { wgpu, cuda: false }));
+        let mut cmd = cargo(&workspace_test_args(Gpu { wgpu, ..Gpu::default() }));
         if !self.rest.is_empty() {
             cmd.arg("--").args(&self.rest);
         }
@@ -353,16 +360,22 @@ mod tests {
     /// resolve the same features and share one build of Burn.
     #[test]
     fn the_experiment_build_is_the_test_build() {
-        for gpu in [Gpu::default(), Gpu { wgpu: true, cuda: false }, Gpu { wgpu: true, cuda: true }, Gpu { wgpu: false, cuda: true }] {
+        let all = [false, true].into_iter().flat_map(|w| [false, true].into_iter().flat_map(move |c| [false, true].map(|f| Gpu { wgpu: w, cuda: c, fusion: f })));
+        for gpu in all {
             let test = workspace_test_args(gpu);
             let build = experiment_build_args(gpu);
             assert_eq!(&build[..test.len()], &test[..]);
             assert_eq!(&build[test.len()..], &["--no-run", "--message-format=json-render-diagnostics"]);
         }
         let features = |gpu| workspace_test_args(gpu).join(" ");
-        assert!(features(Gpu { wgpu: true, cuda: false }).contains("flatter/wgpu") && !features(Gpu::default()).contains("flatter/"));
-        assert!(features(Gpu { wgpu: false, cuda: true }).contains("flatter/cuda") && !features(Gpu { wgpu: false, cuda: true }).contains("wgpu"));
-        assert!(features(Gpu { wgpu: true, cuda: true }).contains("flatter/wgpu,flatter/cuda"));
+        let wgpu = Gpu { wgpu: true, ..Gpu::default() };
+        let cuda = Gpu { cuda: true, ..Gpu::default() };
+        // What CI's `xtask test` builds: wgpu without fusion, so lavapipe never autotunes.
+        assert_eq!(features(wgpu), "test --release --workspace --features flatter/wgpu");
+        assert_eq!(features(Gpu::default()), "test --release --workspace");
+        assert!(features(Gpu { fusion: true, ..wgpu }).ends_with("flatter/wgpu,flatter/fusion"));
+        assert!(features(cuda).ends_with("--features flatter/cuda"));
+        assert!(features(Gpu { wgpu: true, ..cuda }).ends_with("flatter/wgpu,flatter/cuda"));
     }
 }
 

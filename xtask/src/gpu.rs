@@ -63,15 +63,23 @@ impl GpuCheck {
             std::fs::remove_dir_all(&pack).with_context(|| format!("removing the old pack {}", pack.display()))?;
         }
         std::fs::create_dir_all(&pack).with_context(|| format!("creating {}", pack.display()))?;
-        let binary = pack.join("flatter-experiment");
+        // The binary and the reference travel gzipped (the stripped binary
+        // is over 80 MiB, about a quarter of that gzipped);
+        // benches/gpu_check.sh unpacks them.
+        let staging = project_root().join("target").join("gpu-build").join("pack-staging");
+        std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+        let binary = staging.join("flatter-experiment");
         std::fs::copy(&exe, &binary).with_context(|| format!("copying {} to {}", exe.display(), binary.display()))?;
         match Command::new("strip").arg(&binary).status() {
             Ok(s) if s.success() => {}
             other => eprintln!("gpu-check: could not strip {} ({other:?}); the pack is larger but works", binary.display()),
         }
+        let reference_json = staging.join("reference.json");
         let mut reference = Command::new(&binary);
-        reference.current_dir(project_root()).args(["gpu-check", "--write-reference"]).arg(pack.join("reference.json"));
+        reference.current_dir(project_root()).args(["gpu-check", "--write-reference"]).arg(&reference_json);
         crate::util::run(reference)?;
+        gzip(&binary, &pack.join("flatter-experiment.gz"))?;
+        gzip(&reference_json, &pack.join("reference.json.gz"))?;
         if backends.iter().any(|b| b == "wgpu") && !self.no_vulkan_loader {
             vulkan_loader(&pack.join("gl"))?;
         }
@@ -81,7 +89,7 @@ impl GpuCheck {
         }
         let relative = pack.strip_prefix(project_root()).unwrap_or(&pack).display().to_string();
         eprintln!(
-            "gpu-check: packed {relative} ({:.1} MiB: {} with {}, reference.json{}).\n\
+            "gpu-check: packed {relative} ({:.1} MiB: {}.gz with {}, reference.json.gz{}).\n\
              On the GPU machine, from the repository root (the pack carried along):\n    bash benches/gpu_check.sh {relative}\n\
              It writes gpu-check.json and gpu-check.log to $OUT (or ./gpu-check-out); then here:\n    cargo xtask gpu-report <that folder>/gpu-check.json",
             mib(size),
@@ -97,7 +105,8 @@ impl GpuCheck {
 /// folder (a different feature set is a second build of Burn; keeping it
 /// apart leaves the test build untouched).
 fn build(backends: &[String]) -> anyhow::Result<PathBuf> {
-    let features = std::iter::once("train,flex".to_string()).chain(backends.iter().cloned()).collect::<Vec<_>>().join(",");
+    // Fusion and autotune on both GPU backends, as on any GPU run (issue 15).
+    let features = std::iter::once("train,flex,fusion".to_string()).chain(backends.iter().cloned()).collect::<Vec<_>>().join(",");
     let target = project_root().join("target").join("gpu-build");
     let mut cmd = cargo(&["build", "--release", "-p", "flatter-experiments", "--bin", "flatter-experiment", "--no-default-features"]);
     cmd.args(["--features", &features, "--message-format=json-render-diagnostics", "--target-dir"]).arg(&target);
@@ -130,6 +139,14 @@ fn vulkan_loader(dir: &Path) -> anyhow::Result<()> {
     let mut download = Command::new("apt-get");
     download.current_dir(dir).args(&options).args(["-qq", "download"]).args(VULKAN_PACKAGES);
     crate::util::run(download).context("apt-get download of the Vulkan loader packages")
+}
+
+fn gzip(from: &Path, to: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&bytes)?;
+    std::fs::write(to, encoder.finish()?).with_context(|| format!("writing {}", to.display()))
 }
 
 fn folder_size(dir: &Path) -> anyhow::Result<u64> {
