@@ -1,4 +1,6 @@
-//! `cargo xtask advise`: the scaling rule for users who just want a β.
+//! `cargo xtask advise`: the scaling rule for users who just want a β. The
+//! advice itself is the library's `flatter_optim::MomentumRule::advised`;
+//! this is its command line and the search for a calibrated C.
 //!
 //! With data statistics (`--n-train`, `--label-noise`, optionally
 //! `--sigma-x2`, `--kappa`) it uses C* of eq. (10), which makes the mixing
@@ -10,7 +12,8 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use flatter_theory::timescales::{OPTIMAL_GAMMA, beta_from_rule, c_star, tau1, tau2};
+use flatter_optim::momentum::OPTIMAL_GAMMA;
+use flatter_optim::{AdviceError, CSource, MomentumRule};
 
 use crate::util::project_root;
 
@@ -43,15 +46,6 @@ pub struct Advise {
 /// The paper's hint when nothing better is known: β = 0.9 at η₀ = 0.05 (η₀ is blanked in the paper; our assumption).
 const FALLBACK_LR: f64 = 0.05;
 const FALLBACK_BETA: f64 = 0.9;
-
-/// Where C comes from.
-#[derive(Debug, PartialEq)]
-enum Source {
-    Given,
-    CStar,
-    Calibrated(String),
-    Fallback,
-}
 
 /// The calibrated C of the committed real-data experiments: the key `c_fit`
 /// of `docs/results/<exp>/summary.json`, first found of resnet-cifar,
@@ -97,35 +91,21 @@ fn calibrated_c(results: &Path) -> Option<(f64, String)> {
 }
 
 impl Advise {
-    fn choose_c(&self) -> anyhow::Result<(f64, Source)> {
+    /// Where C comes from: `--c`, else C* from `--n-train` and
+    /// `--label-noise`, else a committed calibration, else the anchor
+    /// β = 0.9 at η = 0.05.
+    fn source(&self) -> anyhow::Result<CSource> {
         if let Some(c) = self.c {
-            return Ok((c, Source::Given));
+            return Ok(CSource::Given { c });
         }
         match (self.n_train, self.label_noise) {
-            (Some(n), Some(eps)) => {
-                if n == 0 || !(eps > 0.0 && eps.is_finite()) {
-                    bail!(
-                        "--n-train must be >= 1 and --label-noise a finite number > 0 (got {n} and {eps})"
-                    );
-                }
-                let c = c_star(eps, self.sigma_x2, n, self.kappa);
-                if !(c > 0.0 && c.is_finite()) {
-                    bail!(
-                        "C* = (κ²ε²σ_x²/n)^(1/3) (eq. 10) is {c} for --label-noise {eps}, --sigma-x2 {}, --kappa {}, --n-train {n}: \
-                         outside what f64 can hold",
-                        self.sigma_x2,
-                        self.kappa
-                    );
-                }
-                Ok((c, Source::CStar))
+            (Some(n_train), Some(label_noise)) => {
+                Ok(CSource::DataStatistics { n_train, label_noise, sigma_x2: self.sigma_x2, kappa: self.kappa })
             }
             (Some(_), None) | (None, Some(_)) => bail!("C* needs both --n-train and --label-noise"),
             (None, None) => Ok(match calibrated_c(&project_root().join("docs/results")) {
-                Some((c, from)) => (c, Source::Calibrated(from)),
-                None => (
-                    (1.0 - FALLBACK_BETA) / FALLBACK_LR.powf(self.gamma),
-                    Source::Fallback,
-                ),
+                Some((c, from)) => CSource::Calibrated { c, from: format!("our experiment {from}") },
+                None => CSource::Anchor { lr: FALLBACK_LR, beta: FALLBACK_BETA },
             }),
         }
     }
@@ -136,106 +116,23 @@ impl Advise {
     }
 
     fn advice(&self) -> anyhow::Result<String> {
-        use std::fmt::Write as _;
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            bail!("--lr must be a finite number > 0, got {}", self.lr);
-        }
-        if !(self.gamma >= 0.0 && self.gamma.is_finite()) {
-            bail!("--gamma must be a finite number >= 0, got {}", self.gamma);
-        }
-        // Every positive input by name, before any formula: NaN and ±inf parse as f64.
-        let positive = [
-            ("--c", self.c),
-            ("--sigma-x2", Some(self.sigma_x2)),
-            ("--kappa", Some(self.kappa)),
-        ];
-        for (flag, value) in positive {
-            if let Some(v) = value.filter(|v| !(*v > 0.0 && v.is_finite())) {
-                bail!("{flag} must be a finite number > 0, got {v}");
+        // σ_x² and κ are checked by name even when C does not use them.
+        for (field, value) in [("sigma_x2", self.sigma_x2), ("kappa", self.kappa)] {
+            if !(value > 0.0 && value.is_finite()) {
+                bail!("{} must be a finite number > 0, got {value}", flag(field));
             }
         }
-        let (c, source) = self.choose_c()?;
-        if !(c > 0.0 && c.is_finite()) {
-            bail!("C must be > 0, got {c}");
+        match MomentumRule::advised(self.lr, self.gamma, self.source()?) {
+            Ok(advice) => Ok(advice.to_string()),
+            Err(AdviceError::Input { field, value, expected }) => bail!("{} must be {expected}, got {value}", flag(field)),
+            Err(other) => Err(other.into()),
         }
-        let beta = beta_from_rule(self.lr, c, self.gamma);
-        if !(0.0..1.0).contains(&beta) {
-            let (lr, gamma) = (self.lr, self.gamma);
-            // Two ways out of [0, 1): C η^γ ≥ 1 (η too large), or C η^γ so
-            // small that 1 − C η^γ rounds to 1 in f64 (η too small).
-            let hint = if beta < 1.0 {
-                if gamma > 0.0 {
-                    format!(
-                        "the rule needs C η^γ < 1, i.e. lr < {:.4}",
-                        c.powf(-1.0 / gamma)
-                    )
-                } else {
-                    "at γ = 0 the rule needs C < 1".to_string()
-                }
-            } else if gamma > 0.0 {
-                format!(
-                    "1 − β = C η^γ is below f64's resolution next to 1, so β rounds to 1: the rule needs lr > {:.3e} (or a larger C)",
-                    (f64::EPSILON / c).powf(1.0 / gamma)
-                )
-            } else {
-                "1 − β = C is below f64's resolution next to 1, so β rounds to 1: use a larger C"
-                    .to_string()
-            };
-            bail!(
-                "lr {lr:?} with C = {c:.4} and γ = {gamma:.4} gives β = {}, outside [0, 1): {hint}",
-                if beta.abs() < 1e4 { format!("{beta:.4}") } else { format!("{beta:.3e}") }
-            );
-        }
-        let mut s = String::new();
-        writeln!(
-            s,
-            "β = {beta:.6}   (1 − β = {:.6} = C η^γ with C = {c:.4}, γ = {:.4}, η = {})",
-            1.0 - beta,
-            self.gamma,
-            self.lr
-        )?;
-        writeln!(
-            s,
-            "effective learning rate η/(1 − β) = {:.6}",
-            self.lr / (1.0 - beta)
-        )?;
-        writeln!(s, "mixing time τ₁ = 1/(1 − β) = {:.1} steps", tau1(beta))?;
-        match (self.n_train, self.label_noise) {
-            (Some(n), Some(eps)) => writeln!(
-                s,
-                "drift time τ₂ = n(1 − β)²/(κ²η²ε²σ_x²) = {:.1} steps (eq. 9, linearised model; equals τ₁ at C*)",
-                tau2(self.lr, beta, eps, self.sigma_x2, n, self.kappa)
-            )?,
-            _ => writeln!(
-                s,
-                "drift time τ₂: give --n-train and --label-noise to predict it (eq. 9)"
-            )?,
-        }
-        let why = match &source {
-            Source::Given => "C as given (--c).".to_string(),
-            Source::CStar => format!(
-                "C = C* = (κ²ε²σ_x²/n)^(1/3) (eq. 10) from n = {}, ε = {}, σ_x² = {}, κ = {}: the C at which the momentum mixes \
-                 exactly as fast as the noise drives the drift toward flatter minima.",
-                self.n_train.unwrap_or(0),
-                self.label_noise.unwrap_or(0.0),
-                self.sigma_x2,
-                self.kappa
-            ),
-            Source::Calibrated(from) => format!("C calibrated by our experiment {from}."),
-            Source::Fallback => format!(
-                "no data statistics, and no committed experiment whose slope claim (C12, C15) holds to calibrate C, so C assumes β = {FALLBACK_BETA} is optimal at η = {FALLBACK_LR} \
-                 (the paper's remark that the rule gives the usual β = 0.9 at its η₀; η₀ is not given, {FALLBACK_LR} is our assumption). \
-                 Pass --n-train and --label-noise for C*."
-            ),
-        };
-        writeln!(s, "why: {why}")?;
-        writeln!(
-            s,
-            "rule: keep 1 − β ∝ η^(2/3) when you change η (a schedule too): then τ₁ and τ₂ shrink together and the drift to flat \
-             minima is fastest (Cowsik, Can & Glorioso, eq. 2)."
-        )?;
-        Ok(s)
     }
+}
+
+/// The command-line flag of an argument of `MomentumRule::advised`.
+fn flag(field: &str) -> String {
+    format!("--{}", field.replace('_', "-"))
 }
 
 #[cfg(test)]
@@ -258,16 +155,15 @@ mod tests {
     #[test]
     fn c_star_makes_tau1_equal_tau2() {
         let a = advise(&["--lr", "0.01", "--n-train", "100", "--label-noise", "0.5"]);
-        let (c, src) = a.choose_c().unwrap();
-        assert_eq!(src, Source::CStar);
-        let beta = beta_from_rule(0.01, c, OPTIMAL_GAMMA);
-        let (t1, t2) = (tau1(beta), tau2(0.01, beta, 0.5, 1.0, 100, 1.0));
+        let CSource::DataStatistics { n_train, label_noise, sigma_x2, kappa } = a.source().unwrap() else { panic!("not C*") };
+        assert_eq!((n_train, label_noise, sigma_x2, kappa), (100, 0.5, 1.0, 1.0));
+        // τ₁ = τ₂ at C*, computed here from eq. (10) and eq. (9) directly.
+        let c = (0.25f64 / 100.0).cbrt();
+        let beta = 1.0 - c * 0.01f64.powf(2.0 / 3.0);
+        let (t1, t2) = (1.0 / (1.0 - beta), 100.0 * (1.0 - beta).powi(2) / (0.01f64.powi(2) * 0.25));
         assert!((t1 - t2).abs() < 1e-9 * t1, "{t1} vs {t2}");
         let text = a.advice().unwrap();
-        assert!(
-            text.contains(&format!("{beta:.6}")) && text.contains("C*"),
-            "{text}"
-        );
+        assert!(text.contains(&format!("{beta:.6}")) && text.contains("C*") && text.contains(&format!("{t2:.1} steps")), "{text}");
     }
 
     #[test]

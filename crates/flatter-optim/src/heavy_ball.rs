@@ -23,6 +23,27 @@ use crate::momentum::{MomentumRule, RuleError};
 
 /// Configuration of [`HeavyBall`]. Every setting that matters to the math is
 /// here and explicit: there is nothing else (no dampening, no Nesterov, no decay).
+///
+/// One training step of a Burn module, with β recomputed from the step's
+/// learning rate by the rule 1 − β = 0.5·η^(2/3):
+///
+/// ```
+/// use burn::nn::LinearConfig;
+/// use burn::optim::GradientsParams;
+/// use burn::tensor::Tensor;
+/// use flatter_optim::{HeavyBallConfig, MomentumRule};
+///
+/// let device = flatter_device::BackendKind::Flex.autodiff_device()?;
+/// let model = LinearConfig::new(3, 1).init(&device);
+/// let mut optim = HeavyBallConfig::new(MomentumRule::scaled(0.5)?).init()?;
+/// let x = Tensor::<2>::ones([4, 3], &device);
+/// let loss = model.forward(x).powf_scalar(2.0).mean();
+/// let grads = GradientsParams::from_grads(loss.backward(), &model);
+/// let lr = 0.01; // from any Burn LR scheduler
+/// let model = optim.step(lr, model, grads);
+/// # let _ = model;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Config, Debug)]
 pub struct HeavyBallConfig {
     /// How β is obtained from the learning rate of each step.

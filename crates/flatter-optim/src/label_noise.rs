@@ -55,6 +55,16 @@ fn check_classes(num_classes: usize) -> Result<(), LabelNoiseError> {
 }
 
 /// Gaussian target noise of standard deviation ε, for regression.
+///
+/// ```
+/// use flatter_optim::{GaussianTargetNoise, RandomStream, Streams};
+/// let noise = GaussianTargetNoise::new(0.5)?;
+/// let mut rng = Streams::new(7).epoch_rng(RandomStream::LabelNoise, 0);
+/// let xi = noise.sample(10_000, &mut rng); // ε·ξ, ξ ~ N(0, 1), fresh each call
+/// let var = xi.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / xi.len() as f64;
+/// assert!((var - 0.25).abs() < 0.02);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GaussianTargetNoise {
     std: f64,
@@ -96,6 +106,17 @@ impl GaussianTargetNoise {
 }
 
 /// Uniformly-wrong label flips with probability p among K classes.
+///
+/// ```
+/// use flatter_optim::{LabelFlip, RandomStream, Streams};
+/// let flip = LabelFlip::new(0.2, 10)?;
+/// let mut rng = Streams::new(7).epoch_rng(RandomStream::LabelNoise, 0);
+/// let labels = vec![3i64; 10_000];
+/// let noisy = flip.flip(&labels, &mut rng)?;
+/// let flipped = noisy.iter().filter(|&&y| y != 3).count() as f64 / 10_000.0;
+/// assert!((flipped - 0.2).abs() < 0.02); // a flipped label is never the true one
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LabelFlip {
     prob: f64,
@@ -152,6 +173,17 @@ impl LabelFlip {
 }
 
 /// The expected cross-entropy over label flips, shifted so its minimum is 0.
+///
+/// ```
+/// use flatter_optim::ExpectedLoss;
+/// // Soft targets of p = 0.2 over 5 classes: 0.8 on the label, 0.05 elsewhere.
+/// let loss = ExpectedLoss::new(0.2, 5)?;
+/// assert!((loss.on_target() - 0.8).abs() < 1e-12 && (loss.off_target() - 0.05).abs() < 1e-12);
+/// // Its minimum, the entropy of the soft target, is subtracted from the loss.
+/// let entropy = -(0.8f64 * 0.8f64.ln() + 4.0 * 0.05 * 0.05f64.ln());
+/// assert!((loss.minimum() - entropy).abs() < 1e-12);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExpectedLoss {
     prob: f64,

@@ -11,6 +11,18 @@ use serde::{Deserialize, Serialize};
 pub const OPTIMAL_GAMMA: f64 = 2.0 / 3.0;
 
 /// How the momentum β is obtained at each step.
+///
+/// ```
+/// use flatter_optim::MomentumRule;
+/// // The rule through β = 0.9 at η = 0.05; a schedule that decays η to
+/// // 0.005 raises β to 1 − 0.1·0.1^(2/3) ≈ 0.978.
+/// let rule = MomentumRule::scaled_through(0.05, 0.9, 2.0 / 3.0)?;
+/// assert!((rule.beta(0.05)? - 0.9).abs() < 1e-12);
+/// assert!((rule.beta(0.005)? - (1.0 - 0.1 * 0.1f64.powf(2.0 / 3.0))).abs() < 1e-12);
+/// // The baseline: β = 0.9 whatever η.
+/// assert_eq!(MomentumRule::fixed(0.9)?.beta(0.005)?, 0.9);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MomentumRule {
@@ -152,6 +164,46 @@ fn check_lr(lr: f64) -> Result<(), RuleError> {
 pub fn effective_lr(lr: f64, beta: f64) -> f64 {
     lr / (1.0 - beta)
 }
+
+// The rule's timescales in the paper's linearised model (Sec. 1.1, 2, App. B),
+// pure f64; flatter-theory re-exports them and tests them against simulation.
+
+/// The momentum of the scaling rule (2), β = 1 − C η^γ.
+pub fn beta_from_rule(lr: f64, c: f64, gamma: f64) -> f64 {
+    1.0 - c * lr.powf(gamma)
+}
+
+/// The mixing time τ₁ = 1/(1 − β) in steps (Sec. 1.1): the relaxation time of
+/// the momentum and of the mixed longitudinal mode.
+pub fn tau1(beta: f64) -> f64 {
+    1.0 / (1.0 - beta)
+}
+
+/// The predicted decay rate per step of ‖u‖² + ‖v‖² in the vector UV model,
+/// κ² η² ε² σ_x² / (n (1 − β)²), from eq. (126) (twice the rate of the vector
+/// (u, v) itself). The per-sample loss is (κ/2)(f − y)²: κ = 1 for the
+/// paper's L = (1/2n) Σᵢ (fᵢ − yᵢ)², κ = 2 for mean-reduced MSE; label noise
+/// y + εξ then enters every rate as κ²ε².
+///
+/// `sigma_x2` is the dataset variance σ_x² = (1/n) Σᵢ xᵢ² of the drawn inputs,
+/// not the population variance.
+pub fn drift_rate(lr: f64, beta: f64, eps: f64, sigma_x2: f64, n: usize, kappa: f64) -> f64 {
+    let one_minus_beta = 1.0 - beta;
+    kappa * kappa * lr * lr * eps * eps * sigma_x2 / (n as f64 * one_minus_beta * one_minus_beta)
+}
+
+/// The drift time τ₂ = n (1 − β)² / (κ² η² ε² σ_x²) of eq. (9), in steps: the
+/// e-folding time of ‖u‖² + ‖v‖², the inverse of [`drift_rate`].
+pub fn tau2(lr: f64, beta: f64, eps: f64, sigma_x2: f64, n: usize, kappa: f64) -> f64 {
+    1.0 / drift_rate(lr, beta, eps, sigma_x2, n, kappa)
+}
+
+/// The optimal prefactor C* = (κ² ε² σ_x² / n)^{1/3} of eq. (10): with
+/// 1 − β = C* η^{2/3}, τ₁ = τ₂ at every learning rate.
+pub fn c_star(eps: f64, sigma_x2: f64, n: usize, kappa: f64) -> f64 {
+    (kappa * kappa * eps * eps * sigma_x2 / n as f64).cbrt()
+}
+
 
 #[cfg(test)]
 mod tests {

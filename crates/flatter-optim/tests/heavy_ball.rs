@@ -1,6 +1,7 @@
 //! HeavyBall against references: the eq. (1) recursion on a quadratic, Burn's
 //! own `Sgd` on an MLP, β(η) under a Burn LR scheduler, and record round trips.
 //! The quadratic and SGD checks run on every compiled backend, wgpu included.
+#![cfg(feature = "burn")] // the optimizer and the label noise need Burn
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig, Relu};

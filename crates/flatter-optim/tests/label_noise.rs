@@ -1,4 +1,5 @@
 //! Label-noise statistics over many draws, and the expected loss.
+#![cfg(feature = "burn")] // the optimizer and the label noise need Burn
 
 use burn::tensor::{Int, Tensor, TensorData};
 use flatter_device::BackendKind;

@@ -19,48 +19,16 @@
 //! therefore decays at twice that rate, κ² η² ε² σ_x² / (n (1−β)²), and τ₂ of
 //! eq. (9) is its inverse. [`drift_rate`] and [`tau2`] are both for ‖u‖² + ‖v‖².
 
-/// The optimal exponent γ* = 2/3 of the scaling rule 1 − β = C η^γ (eq. (2)).
-pub const OPTIMAL_GAMMA: f64 = 2.0 / 3.0;
+// The rule and its two timescales are defined once, in flatter-optim (which
+// uses them for `MomentumRule::advised`, and without its `burn` feature is
+// pure f64), and re-exported here beside the rest of the theory.
+pub use flatter_optim::momentum::{OPTIMAL_GAMMA, beta_from_rule, c_star, drift_rate, tau1, tau2};
 
 /// κ for the loss (1/2n) Σᵢ (fᵢ − yᵢ)², the paper's convention.
 pub const KAPPA_HALF_MSE: f64 = 1.0;
 
 /// κ for the loss (1/n) Σᵢ (fᵢ − yᵢ)², the mean-reduced MSE of PyTorch and Burn.
 pub const KAPPA_MSE: f64 = 2.0;
-
-/// The momentum of the scaling rule (2), β = 1 − C η^γ.
-pub fn beta_from_rule(lr: f64, c: f64, gamma: f64) -> f64 {
-    1.0 - c * lr.powf(gamma)
-}
-
-/// The mixing time τ₁ = 1/(1 − β) in steps (Sec. 1.1): the relaxation time of
-/// the momentum and of the mixed longitudinal mode.
-pub fn tau1(beta: f64) -> f64 {
-    1.0 / (1.0 - beta)
-}
-
-/// The predicted decay rate per step of ‖u‖² + ‖v‖² in the vector UV model,
-/// κ² η² ε² σ_x² / (n (1 − β)²), from eq. (126) (twice the rate of the vector
-/// (u, v) itself; see the module docs for κ).
-///
-/// `sigma_x2` is the dataset variance σ_x² = (1/n) Σᵢ xᵢ² of the drawn inputs,
-/// not the population variance.
-pub fn drift_rate(lr: f64, beta: f64, eps: f64, sigma_x2: f64, n: usize, kappa: f64) -> f64 {
-    let one_minus_beta = 1.0 - beta;
-    kappa * kappa * lr * lr * eps * eps * sigma_x2 / (n as f64 * one_minus_beta * one_minus_beta)
-}
-
-/// The drift time τ₂ = n (1 − β)² / (κ² η² ε² σ_x²) of eq. (9), in steps: the
-/// e-folding time of ‖u‖² + ‖v‖², the inverse of [`drift_rate`].
-pub fn tau2(lr: f64, beta: f64, eps: f64, sigma_x2: f64, n: usize, kappa: f64) -> f64 {
-    1.0 / drift_rate(lr, beta, eps, sigma_x2, n, kappa)
-}
-
-/// The optimal prefactor C* = (κ² ε² σ_x² / n)^{1/3} of eq. (10): with
-/// 1 − β = C* η^{2/3}, τ₁ = τ₂ at every learning rate.
-pub fn c_star(eps: f64, sigma_x2: f64, n: usize, kappa: f64) -> f64 {
-    (kappa * kappa * eps * eps * sigma_x2 / n as f64).cbrt()
-}
 
 /// The predicted convergence exponent a(γ) = max(γ, 2 − 2γ) in τ ∝ η^{−a}
 /// (Sec. 2.2): the drift sets the pace below γ = 2/3, equilibration above.

@@ -134,7 +134,7 @@ struct One {
     /// The experiment's name.
     #[arg(value_parser = REGISTRY.map(|e| e.name))]
     experiment: String,
-    /// The experiment file (default: experiments/<experiment>.toml).
+    /// The experiment file (default: `experiments/<experiment>.toml`).
     #[arg(long)]
     config: Option<PathBuf>,
     /// The results directory of this experiment.

@@ -239,7 +239,7 @@ pub fn reference(sizes: &Sizes, seed: u64) -> anyhow::Result<Reference> {
     Ok(Reference { version: VERSION, backend: "flex".into(), date: utc_now(), seed, traces })
 }
 
-/// Reads a reference written by [`reference`]; the error names the file.
+/// Reads a reference written by [`reference()`]; the error names the file.
 pub fn read_reference(path: &Path) -> anyhow::Result<Reference> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let r: Reference = serde_json::from_str(&text).with_context(|| format!("{}: not a GPU-check reference", path.display()))?;

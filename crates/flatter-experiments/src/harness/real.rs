@@ -9,7 +9,7 @@
 //! one of those strings (and `null` as NaN, the form older records used).
 //!
 //! Use it per field: `#[serde(with = "crate::harness::real")]` on an `f64`,
-//! and the submodules [`option`], [`vec`], [`pair`], [`matrix2`] for the
+//! and the submodules [`option`], [`vec`](mod@vec), [`pair`], [`matrix2`] for the
 //! containers. [`crate::harness::io::write_record`] checks that every record
 //! reads back before it is written, so a field that lacks the attribute
 //! fails loudly at write time instead of silently at resume.
