@@ -29,12 +29,11 @@
 //! `cargo bench -p flatter --bench mlp_throughput` (or `cargo xtask bench mlp`).
 
 use std::path::Path;
-use std::process::Command;
 
 use burn::tensor::activation::{log_softmax, relu, tanh};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use flatter::device::BackendKind;
-use flatter::experiments::gpu_check::measure::{Timing, median_rate, mlp_rate};
+use flatter::experiments::gpu_check::measure::{Timing, median_rate, mlp_rate, torch_rate};
 use flatter::optim::heavy_ball_rows;
 
 const WARMUP: usize = 10;
@@ -115,23 +114,20 @@ fn stacked_throughput(case: &Case, runs: usize, device: &Device) -> f64 {
 /// PyTorch's median samples/s, or why it was skipped.
 fn torch_throughput(case: &Case, threads: usize) -> Result<f64, String> {
     let python = std::env::var("FLATTER_TORCH_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches").join("mlp_throughput_torch.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(["--width", &case.width.to_string(), "--batch", &case.batch.to_string(), "--threads", &threads.to_string()])
-        .args(["--warmup", &WARMUP.to_string(), "--steps", &STEPS.to_string(), "--reps", &REPS.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr.lines().last().unwrap_or("").to_string();
-        return Err(format!("{python} could not run the PyTorch side ({last}); set FLATTER_TORCH_PYTHON to a python with torch"));
-    }
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("samples_per_s ").and_then(|v| v.trim().parse().ok()))
-        .ok_or_else(|| format!("unexpected output from {}: {stdout}", script.display()))
+    let args = [
+        ("--width", case.width),
+        ("--batch", case.batch),
+        ("--threads", threads),
+        ("--warmup", WARMUP),
+        ("--steps", STEPS),
+        ("--reps", REPS),
+    ]
+    .iter()
+    .flat_map(|(flag, n)| [flag.to_string(), n.to_string()])
+    .collect::<Vec<_>>();
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+    torch_rate(&[python], &scripts, "mlp_throughput_torch.py", &args, "samples_per_s ")
+        .map_err(|e| format!("{e}; set FLATTER_TORCH_PYTHON to a python with torch"))
 }
 
 fn main() {

@@ -13,11 +13,11 @@
 //!   `/work/venv-torch/bin/python`, then `python3`); without torch the
 //!   PyTorch column prints a skip message.
 
-use std::process::Command;
+use std::path::Path;
 
 use burn::tensor::Device;
 use flatter::device::BackendKind;
-use flatter::experiments::gpu_check::measure::{Timing, resnet_rate};
+use flatter::experiments::gpu_check::measure::{Timing, resnet_rate, torch_rate};
 
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
@@ -29,30 +29,12 @@ fn step_seconds(device: &Device, batch: usize, reps: usize) -> f64 {
 }
 
 fn torch(threads: usize, batch: usize, reps: usize) -> Result<f64, String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/resnet_throughput_torch.py");
     let pythons = match std::env::var("FLATTER_TORCH_PYTHON") {
         Ok(p) => vec![p],
         Err(_) => vec!["/work/venv-torch/bin/python".to_string(), "python3".to_string()],
     };
-    let mut last = String::from("no python found");
-    for py in pythons {
-        let out = Command::new(&py)
-            .args([script, &threads.to_string(), &batch.to_string(), &reps.to_string()])
-            .output();
-        match out {
-            Ok(o) if o.status.success() => {
-                let text = String::from_utf8_lossy(&o.stdout);
-                return text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("images_per_second "))
-                    .and_then(|v| v.trim().parse().ok())
-                    .ok_or_else(|| format!("{py}: unexpected output {text:?}"));
-            }
-            Ok(o) => last = format!("{py}: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("failed")),
-            Err(e) => last = format!("{py}: {e}"),
-        }
-    }
-    Err(last)
+    let args = [threads, batch, reps].map(|n| n.to_string());
+    torch_rate(&pythons, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/benches")), "resnet_throughput_torch.py", &args, "images_per_second ")
 }
 
 fn main() {

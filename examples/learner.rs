@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use burn::train::Learner;
 use clap::Parser;
 use flatter::device::default_autodiff_device;
-use flatter::experiments::harness::Activation;
 use flatter::experiments::harness::images::ImageBatcher;
 use flatter::experiments::mlp::model::MlpConfig;
 use flatter::experiments::mlp::train::accuracy;
@@ -69,7 +68,7 @@ fn main() -> anyhow::Result<()> {
 
     let streams = Streams::new(args.seed);
     device.seed(streams.backend_seed());
-    let config = MlpConfig { input: 784, hidden: [args.width; 5], classes: 10, activation_a: Activation::Relu, activation_b: Activation::Tanh };
+    let config = MlpConfig::fig5(args.width);
     let rule = MomentumRule::scaled_through(args.lr, args.beta_at_peak, 2.0 / 3.0)?;
     let total = args.epochs * steps_per_epoch;
     // One epoch of linear warm-up, then cosine to a hundredth of the peak

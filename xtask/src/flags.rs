@@ -145,7 +145,7 @@ impl Report {
     }
 }
 
-fn absolute(p: &Path) -> std::path::PathBuf {
+pub(crate) fn absolute(p: &Path) -> std::path::PathBuf {
     if p.is_absolute() { p.to_path_buf() } else { project_root().join(p) }
 }
 

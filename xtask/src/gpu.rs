@@ -15,7 +15,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use clap::Parser;
 
-use crate::flags::{Gpu, experiment_binary};
+use crate::flags::{Gpu, absolute, experiment_binary};
 use crate::util::{cargo, project_root};
 
 /// The most the pack may weigh: the device tool carries 64 MiB in all,
@@ -161,10 +161,6 @@ fn folder_size(dir: &Path) -> anyhow::Result<u64> {
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { project_root().join(p) }
 }
 
 #[derive(Parser, Debug)]

@@ -5,12 +5,10 @@
 //! hand-run loop (the same scheduler, `ModuleOptimizer::step` called
 //! directly) bit for bit.
 
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
-use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn::train::{Learner, TrainStep};
 use flatter_device::BackendKind;
-use flatter_experiments::harness::Activation;
+use flatter_experiments::gpu_check::measure::{gradients, parameters};
 use flatter_experiments::mlp::model::MlpConfig;
 use flatter_learner::{Batch, Classifier, warmup_cosine};
 use flatter_optim::{HeavyBallConfig, MomentumRule};
@@ -30,43 +28,11 @@ fn batches(device: &Device) -> Vec<Batch> {
         .collect()
 }
 
-/// Every float parameter, flattened, with its id, in visiting order.
-struct Params(Vec<(ParamId, Vec<f32>)>);
-
-impl ModuleVisitor for Params {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0.push((param.id, param.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap()));
-    }
-}
-
-fn params<M: Module>(m: &M) -> Vec<(ParamId, Vec<f32>)> {
-    let mut v = Params(Vec::new());
-    m.visit(&mut v);
-    v.0
-}
-
-/// The gradient of each float parameter of `m`, in visiting order.
-struct Grads<'a>(&'a GradientsParams, Vec<Vec<f32>>);
-
-impl ModuleVisitor for Grads<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let g = self.0.get::<D>(param.id).expect("every parameter has a gradient");
-        self.1.push(g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
-    }
-}
-
-fn grads_of(m: &Classifier, grads: &GradientsParams) -> Vec<Vec<f32>> {
-    let mut v = Grads(grads, Vec::new());
-    m.visit(&mut v);
-    v.1
-}
-
 #[test]
 fn heavy_ball_in_a_learner_follows_eq_1_with_beta_from_the_scheduled_lr() {
     let device = BackendKind::Flex.autodiff_device().unwrap();
     device.seed(3);
-    let config = MlpConfig { input: 784, hidden: [16; 5], classes: 10, activation_a: Activation::Relu, activation_b: Activation::Tanh };
-    let model = Classifier { mlp: config.init(&device) };
+    let model = Classifier { mlp: MlpConfig::fig5(16).init(&device) };
     let rule = MomentumRule::scaled_through(0.05, 0.9, 2.0 / 3.0).unwrap();
     // Warm-up over 3 steps to η = 0.05, then cosine down to 0.005.
     let schedule = || warmup_cosine(0.05, 3, STEPS, 0.005).unwrap();
@@ -75,15 +41,15 @@ fn heavy_ball_in_a_learner_follows_eq_1_with_beta_from_the_scheduled_lr() {
     // Through the Learner: its scheduler, its train step, its optimizer step.
     let mut learner = Learner::new(model.clone(), HeavyBallConfig::new(rule).init().unwrap(), schedule());
     let mut lrs = Vec::new();
-    let mut ws = vec![params(&learner.model()).into_iter().map(|(_, w)| w).collect::<Vec<_>>()];
+    let mut ws = vec![parameters(&learner.model())];
     let mut gs = Vec::new();
     for batch in &data {
         learner.lr_step();
         lrs.push(learner.lr_current().base());
         let out = learner.train_step(batch.clone());
-        gs.push(grads_of(&learner.model(), &out.grads));
+        gs.push(gradients(&learner.model(), &out.grads));
         learner.optimizer_step(out.grads);
-        ws.push(params(&learner.model()).into_iter().map(|(_, w)| w).collect());
+        ws.push(parameters(&learner.model()));
     }
 
     // The scheduler warmed up and then decayed, so β moved with it.
@@ -133,6 +99,5 @@ fn heavy_ball_in_a_learner_follows_eq_1_with_beta_from_the_scheduled_lr() {
         let out = TrainStep::step(&hand, batch.clone());
         hand = optim.step(lr, hand, out.grads);
     }
-    let a: Vec<Vec<f32>> = params(&hand).into_iter().map(|(_, w)| w).collect();
-    assert_eq!(&a, ws.last().unwrap(), "the Learner and the hand loop differ");
+    assert_eq!(&parameters(&hand), ws.last().unwrap(), "the Learner and the hand loop differ");
 }

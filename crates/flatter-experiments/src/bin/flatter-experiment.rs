@@ -288,7 +288,6 @@ fn gpu_check(args: GpuCheckArgs) -> anyhow::Result<()> {
         slice_seconds: args.slice_seconds,
         budget_seconds: args.budget_seconds,
         pythons: if args.pythons.is_empty() { vec!["python3".to_string()] } else { args.pythons.clone() },
-        torch_device: if args.dry_run { "cpu".into() } else { "cuda".into() },
         scripts: args.scripts.clone(),
         resnet_config: args.resnet_config.clone(),
         seed: args.seed,

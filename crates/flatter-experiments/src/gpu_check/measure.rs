@@ -20,7 +20,6 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt as _, SeedableRng as _};
 
 use super::{GpuCheck, Machine, RECORD_FILE, Rate, Reference, STEPS, Slice, TOLERANCE, Trace, VERSION, compare, estimate, utc_now};
-use crate::harness::activation::Activation;
 use crate::harness::images::{ImageBatcher, label_tensor};
 use crate::mlp::model::{Mlp, MlpConfig};
 use crate::resnet::model::{ResNet, ResNetConfig};
@@ -100,8 +99,6 @@ pub struct CheckOptions {
     pub budget_seconds: Option<f64>,
     /// The Pythons to try for PyTorch, in order.
     pub pythons: Vec<String>,
-    /// PyTorch's device: `cuda`, or `cpu` for a dry run.
-    pub torch_device: String,
     /// The directory with the PyTorch scripts (the repository's `benches/`).
     pub scripts: PathBuf,
     /// The experiment file whose `[paper]` table the estimate prices.
@@ -133,10 +130,19 @@ impl ModuleVisitor for Grads<'_> {
     }
 }
 
-fn params<M: Module>(model: &M) -> Vec<Vec<f32>> {
+/// Every float parameter of `model`, flattened, in Burn's visiting order.
+pub fn parameters<M: Module>(model: &M) -> Vec<Vec<f32>> {
     let mut v = Params(Vec::new());
     model.visit(&mut v);
     v.0
+}
+
+/// The gradient in `grads` of every float parameter of `model` that has
+/// one, flattened, in the order of [`parameters`].
+pub fn gradients<M: Module>(model: &M, grads: &GradientsParams) -> Vec<Vec<f32>> {
+    let mut v = Grads(grads, Vec::new());
+    model.visit(&mut v);
+    v.1
 }
 
 /// The model `init` builds on flex from `seed`, moved to `device` through
@@ -181,7 +187,7 @@ fn trace_steps<M: Module + Clone>(
     mut batches: Batches,
     forward: impl Fn(&M, Tensor<2>) -> Tensor<2>,
 ) -> anyhow::Result<(Trace, Vec<Vec<f32>>)> {
-    let initial = params(&model);
+    let initial = parameters(&model);
     let mut optim = HeavyBallConfig::new(MomentumRule::scaled(1.0)?).init()?;
     let loss_fn = ExpectedLoss::hard(10)?;
     let mut model = model;
@@ -194,7 +200,7 @@ fn trace_steps<M: Module + Clone>(
         model = optim.step(CHECK_LR, model, grads);
     }
     let measured = format!("parameters after {STEPS} HeavyBall steps");
-    Ok((Trace { model: name.to_string(), measured, losses, tensors: params(&model) }, initial))
+    Ok((Trace { model: name.to_string(), measured, losses, tensors: parameters(&model) }, initial))
 }
 
 /// One forward and backward at the initial weights: the loss and every
@@ -210,19 +216,16 @@ fn trace_gradient<M: Module + Clone>(
     let (x, y) = batches.next(device);
     let loss = ExpectedLoss::hard(10)?.loss(forward(&model, x), y);
     let value = loss.clone().into_scalar::<f64>();
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let mut visitor = Grads(&grads, Vec::new());
-    model.visit(&mut visitor);
-    let zeros = visitor.1.iter().map(|g| vec![0.0; g.len()]).collect();
-    Ok((Trace { model: name.to_string(), measured: "gradients of one forward and backward".into(), losses: vec![value], tensors: visitor.1 }, zeros))
+    let tensors = gradients(&model, &GradientsParams::from_grads(loss.backward(), &model));
+    let zeros = tensors.iter().map(|g| vec![0.0; g.len()]).collect();
+    Ok((Trace { model: name.to_string(), measured: "gradients of one forward and backward".into(), losses: vec![value], tensors }, zeros))
 }
 
 /// Both models' traces on `kind`, with their initial parameters.
 pub fn traces(kind: BackendKind, sizes: &Sizes, seed: u64) -> anyhow::Result<Vec<(Trace, Vec<Vec<f32>>)>> {
     let device = kind.autodiff_device()?;
     let (width, batch) = sizes.mlp_check;
-    let mlp_config =
-        MlpConfig { input: 784, hidden: [width; 5], classes: 10, activation_a: Activation::Relu, activation_b: Activation::Tanh };
+    let mlp_config = MlpConfig::fig5(width);
     let mlp: Mlp = same_weights(|d| mlp_config.init(d), seed, &device)?;
     let mlp_trace = trace_steps("mlp", mlp, &device, Batches::new(seed, batch, 784), |m, x| m.forward(x))?;
     let (width, batch) = sizes.resnet_check;
@@ -241,10 +244,7 @@ pub fn reference(sizes: &Sizes, seed: u64) -> anyhow::Result<Reference> {
 
 /// Reads a reference written by [`reference()`]; the error names the file.
 pub fn read_reference(path: &Path) -> anyhow::Result<Reference> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let r: Reference = serde_json::from_str(&text).with_context(|| format!("{}: not a GPU-check reference", path.display()))?;
-    anyhow::ensure!(r.version == VERSION, "{}: reference version {} (this build reads {VERSION})", path.display(), r.version);
-    Ok(r)
+    super::read_versioned(path, "reference", |r: &Reference| r.version)
 }
 
 /// How a rate is timed: `warmup` untimed steps, then `blocks` blocks of
@@ -294,8 +294,7 @@ pub fn resnet_rate(device: &Device, base_width: usize, batch: usize, timing: Tim
 /// as [`resnet_rate`].
 pub fn mlp_rate(device: &Device, width: usize, batch: usize, timing: Timing) -> f64 {
     device.seed(0);
-    let config = MlpConfig { input: 784, hidden: [width; 5], classes: 10, activation_a: Activation::Relu, activation_b: Activation::Tanh };
-    let model: Mlp = config.init(device);
+    let model: Mlp = MlpConfig::fig5(width).init(device);
     let x = Tensor::<2>::random([batch, 784], Distribution::Normal(0.0, 1.0), device);
     train_rate(device, model, x, batch, timing, |m, x| m.forward(x))
 }
@@ -464,6 +463,8 @@ pub fn run(opts: &CheckOptions, log: &mut dyn FnMut(&str)) -> anyhow::Result<Gpu
         }
     };
     let scale = crate::harness::config::load::<crate::resnet::ResnetExperiment>(&opts.resnet_config)?.paper;
+    // PyTorch runs where the check's backends do: the GPU, or the CPU in a dry run.
+    let torch_device = if opts.dry_run { "cpu" } else { "cuda" };
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     let mut check = GpuCheck {
         version: VERSION,
@@ -473,7 +474,7 @@ pub fn run(opts: &CheckOptions, log: &mut dyn FnMut(&str)) -> anyhow::Result<Gpu
         machine: Machine {
             gpu: gpu_name(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            torch: torch_version(&opts.pythons, &opts.torch_device),
+            torch: torch_version(&opts.pythons, torch_device),
         },
         backends: opts.backends.iter().map(|k| k.name().to_string()).collect(),
         tolerance: TOLERANCE,
@@ -534,13 +535,13 @@ pub fn run(opts: &CheckOptions, log: &mut dyn FnMut(&str)) -> anyhow::Result<Gpu
         }
         save(&mut check)?;
     }
-    let threads = if opts.torch_device == "cpu" { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+    let threads = if opts.dry_run { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
     for &batch in &sizes.resnet_batches {
         let args = [
             threads.to_string(),
             batch.to_string(),
             sizes.timing.blocks.to_string(),
-            opts.torch_device.clone(),
+            torch_device.to_string(),
             sizes.resnet_width.to_string(),
             sizes.timing.warmup.to_string(),
         ];
@@ -552,7 +553,7 @@ pub fn run(opts: &CheckOptions, log: &mut dyn FnMut(&str)) -> anyhow::Result<Gpu
         let args: Vec<String> = [
             "--width", &width.to_string(), "--batch", &batch.to_string(), "--threads", &threads.to_string(),
             "--warmup", &sizes.timing.warmup.to_string(), "--steps", "1", "--reps", &sizes.timing.blocks.to_string(),
-            "--device", &opts.torch_device,
+            "--device", torch_device,
         ]
         .iter()
         .map(|s| s.to_string())

@@ -269,11 +269,16 @@ impl GpuCheck {
 
     /// Reads and checks a record (`path` is named in every error).
     pub fn read(path: &std::path::Path) -> anyhow::Result<GpuCheck> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        let check: GpuCheck = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not a GPU-check record: {e}", path.display()))?;
-        anyhow::ensure!(check.version == VERSION, "{}: record version {} (this build reads {VERSION})", path.display(), check.version);
-        Ok(check)
+        read_versioned(path, "record", |c: &GpuCheck| c.version)
     }
+}
+
+/// Reads a GPU-check JSON file (a record or a reference) and refuses one of
+/// another [`VERSION`]; `what` and `path` are named in every error.
+fn read_versioned<T: serde::de::DeserializeOwned>(path: &std::path::Path, what: &str, version: impl Fn(&T) -> u32) -> anyhow::Result<T> {
+    let value: T = crate::harness::io::read_json(path).map_err(|e| anyhow::anyhow!("not a GPU-check {what}: {e}"))?;
+    anyhow::ensure!(version(&value) == VERSION, "{}: {what} version {} (this build reads {VERSION})", path.display(), version(&value));
+    Ok(value)
 }
 
 /// UTC now as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, H. Hinnant), so the

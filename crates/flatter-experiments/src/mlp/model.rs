@@ -40,6 +40,12 @@ pub struct Mlp {
 }
 
 impl MlpConfig {
+    /// Fig. 5's network on 28×28 images at hidden width `width`: 784-width×5-10,
+    /// ReLU after layers 1–4 and tanh after layer 5.
+    pub fn fig5(width: usize) -> Self {
+        MlpConfig { input: 784, hidden: [width; 5], classes: 10, activation_a: Activation::Relu, activation_b: Activation::Tanh }
+    }
+
     /// A model with Burn's default initialisation (Kaiming-uniform weights and
     /// biases, drawn from the device's seeded RNG).
     pub fn init(&self, device: &Device) -> Mlp {
