@@ -10,6 +10,7 @@
 //! - [`matrix_sensing`]: matrix sensing (App. A.2, D).
 //! - [`mlp`]: the 6-layer MLP on Fashion-MNIST (Fig. 5).
 //! - [`resnet`]: ResNet-18 and the three-phase protocol (Sec. 4.2, Fig. 2, 4).
+//! - [`schedules`]: beyond the paper, the rule under decaying LR schedules (issue 16).
 //!
 //! Each experiment folder has `mod.rs` (config, jobs, run records, its
 //! `Experiment` implementation), `analyse.rs` (records to summary and
@@ -25,6 +26,7 @@ pub mod harness;
 pub mod matrix_sensing;
 pub mod mlp;
 pub mod resnet;
+pub mod schedules;
 pub mod theory;
 pub mod uv;
 pub mod watchdog;
@@ -71,12 +73,13 @@ fn plan_boxed<E: Experiment>(config: &Path, inv: &Invocation) -> anyhow::Result<
 }
 
 /// Every experiment, in the order `all` runs them and the report lists them.
-pub const REGISTRY: [Entry; 5] = [
+pub const REGISTRY: [Entry; 6] = [
     entry::<theory::TheoryExp>(),
     entry::<uv::UvExp>(),
     entry::<matrix_sensing::MsExp>(),
     entry::<mlp::MlpExp>(),
     entry::<resnet::ResnetExp>(),
+    entry::<schedules::SchedulesExp>(),
 ];
 
 /// The registry entry of `name`, or an error that lists the names.

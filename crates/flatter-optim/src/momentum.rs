@@ -38,6 +38,23 @@ pub enum MomentumRule {
         /// The momentum β.
         beta: f64,
     },
+    /// The one-cycle policy's momentum as a function of the learning rate
+    /// (Smith's one-cycle; PyTorch's `OneCycleLR(cycle_momentum=True)`):
+    /// β = β_max − (β_max − β_min)·min(η/η_peak, 1), i.e. linear in η, from
+    /// β_max as η → 0 to β_min at the peak. It raises β as η falls, like the
+    /// rule, but linearly in η rather than as 1 − Cη^(2/3). PyTorch anneals
+    /// β between the same ends with the same phase as η, so under its
+    /// `OneCycleLR` this equals PyTorch's β up to its floors η_peak/25 and
+    /// η_peak/(25·10⁴), where PyTorch's β is exactly β_max and ours is within
+    /// (β_max − β_min)/25 of it. Not a rule of the paper: the baseline users know.
+    Cycled {
+        /// β at the peak learning rate (PyTorch's `base_momentum`, 0.85).
+        beta_min: f64,
+        /// β as η → 0 (PyTorch's `max_momentum`, 0.95).
+        beta_max: f64,
+        /// The schedule's peak learning rate; above it β stays β_min.
+        peak_lr: f64,
+    },
 }
 
 /// A hyperparameter outside its allowed range. The message names the field,
@@ -92,6 +109,14 @@ impl MomentumRule {
         Ok(rule)
     }
 
+    /// The one-cycle momentum, linear in η between `beta_max` (η → 0) and
+    /// `beta_min` (η ≥ `peak_lr`); see [`MomentumRule::Cycled`].
+    pub fn cycled(beta_min: f64, beta_max: f64, peak_lr: f64) -> Result<Self, RuleError> {
+        let rule = MomentumRule::Cycled { beta_min, beta_max, peak_lr };
+        rule.validate()?;
+        Ok(rule)
+    }
+
     /// A constant momentum β ∈ [0, 1).
     pub fn fixed(beta: f64) -> Result<Self, RuleError> {
         let rule = MomentumRule::Fixed { beta };
@@ -107,7 +132,8 @@ impl MomentumRule {
         Self::scaled_with_gamma((1.0 - beta) / lr.powf(gamma), gamma)
     }
 
-    /// Checks the rule's own fields: C > 0, γ ≥ 0, or β ∈ [0, 1).
+    /// Checks the rule's own fields: C > 0, γ ≥ 0; or β ∈ [0, 1); or
+    /// 0 ≤ β_min ≤ β_max < 1 and η_peak > 0.
     pub fn validate(&self) -> Result<(), RuleError> {
         match *self {
             MomentumRule::Scaled { c, gamma } => {
@@ -115,6 +141,11 @@ impl MomentumRule {
                 check("gamma", gamma, gamma >= 0.0, "gamma >= 0")
             }
             MomentumRule::Fixed { beta } => check("beta", beta, (0.0..1.0).contains(&beta), "0 <= beta < 1"),
+            MomentumRule::Cycled { beta_min, beta_max, peak_lr } => {
+                check("beta_min", beta_min, (0.0..1.0).contains(&beta_min), "0 <= beta_min < 1")?;
+                check("beta_max", beta_max, (beta_min..1.0).contains(&beta_max), "beta_min <= beta_max < 1")?;
+                check("peak_lr", peak_lr, peak_lr > 0.0, "peak_lr > 0")
+            }
         }
     }
 
@@ -124,6 +155,7 @@ impl MomentumRule {
         check_lr(lr)?;
         match *self {
             MomentumRule::Fixed { beta } => Ok(beta),
+            MomentumRule::Cycled { beta_min, beta_max, peak_lr } => Ok(beta_max - (beta_max - beta_min) * (lr / peak_lr).min(1.0)),
             MomentumRule::Scaled { c, gamma } => {
                 let one_minus_beta = c * lr.powf(gamma);
                 let beta = 1.0 - one_minus_beta;
@@ -281,6 +313,32 @@ mod tests {
         assert!(msg.contains("beta = 1 - c*lr^gamma = -1") && msg.contains("[0, 1)"), "{msg}");
         assert!(rule.validate_lr_range(1e-3, 1.0).is_err());
         assert!(rule.validate_lr_range(1e-3, 0.1).is_ok());
+    }
+
+    #[test]
+    fn cycled_is_linear_in_lr_between_its_ends() {
+        let rule = MomentumRule::cycled(0.85, 0.95, 0.1).unwrap();
+        assert!((rule.beta(0.1).unwrap() - 0.85).abs() < 1e-15);
+        assert!((rule.beta(0.05).unwrap() - 0.90).abs() < 1e-15);
+        assert!((rule.beta(0.025).unwrap() - 0.925).abs() < 1e-15);
+        assert_eq!(rule.beta(0.3).unwrap(), 0.85, "above the peak β stays β_min");
+        assert!((rule.beta(1e-9).unwrap() - 0.95).abs() < 1e-9);
+        // PyTorch's OneCycleLR (div_factor 25): at η_peak/25 its β is exactly
+        // 0.95; ours is within (β_max − β_min)/25 of it.
+        assert!((rule.beta(0.1 / 25.0).unwrap() - 0.95).abs() <= 0.1 / 25.0 + 1e-15);
+        // Monotone, so the ends of a range validate it.
+        assert!(rule.validate_lr_range(1e-8, 10.0).is_ok());
+        for (err, field) in [
+            (MomentumRule::cycled(0.9, 0.85, 0.1).unwrap_err(), "beta_max = 0.85"),
+            (MomentumRule::cycled(-0.1, 0.9, 0.1).unwrap_err(), "beta_min = -0.1"),
+            (MomentumRule::cycled(0.85, 1.0, 0.1).unwrap_err(), "beta_max = 1"),
+            (MomentumRule::cycled(0.85, 0.95, 0.0).unwrap_err(), "peak_lr = 0"),
+        ] {
+            assert!(message(err).contains(field), "{field}");
+        }
+        let json = serde_json::to_string(&rule).unwrap();
+        assert_eq!(json, r#"{"kind":"cycled","beta_min":0.85,"beta_max":0.95,"peak_lr":0.1}"#);
+        assert_eq!(serde_json::from_str::<MomentumRule>(&json).unwrap(), rule);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub const POINTS: &[&str] = &[
     "mlp.run.config",
     "mlp.run.metrics",
     "mlp.run.summary",
+    // One run of the schedule study.
+    "schedules.run.config",
+    "schedules.run.metrics",
+    "schedules.run.summary",
 ];
 
 /// Times the targeted point was reached in this process.

@@ -31,6 +31,8 @@ pub mod claims;
 pub mod config;
 pub mod figure;
 #[cfg(feature = "train")]
+pub mod hessian;
+#[cfg(feature = "train")]
 pub mod images;
 pub mod io;
 pub mod plan;

@@ -63,6 +63,16 @@ pub struct ClaimRow {
     pub scale: String,
     /// The data it was measured on.
     pub dataset: String,
+    /// A question beyond the paper (ids B1… of the `schedules` experiment),
+    /// not one of the paper's claims C1–C15: listed apart, never counted
+    /// in the paper's headline.
+    #[serde(default)]
+    pub beyond_paper: bool,
+}
+
+/// Whether `id` is one of the paper's claims C1–C15.
+pub fn is_paper_claim(id: &str) -> bool {
+    PAPER_CLAIMS.iter().any(|p| p.id == id)
 }
 
 /// What the report found for one experiment.
@@ -146,6 +156,7 @@ pub fn claim_rows(experiments: &[(String, ExperimentStatus)]) -> Vec<ClaimRow> {
                 experiment: p.experiment.into(),
                 scale: "not run".into(),
                 dataset: "-".into(),
+                beyond_paper: false,
             });
         }
         for (c, header) in found {
@@ -156,7 +167,18 @@ pub fn claim_rows(experiments: &[(String, ExperimentStatus)]) -> Vec<ClaimRow> {
                 experiment: p.experiment.into(),
                 scale: header.scale.to_string(),
                 dataset: header.dataset.clone(),
+                beyond_paper: false,
             });
+        }
+    }
+    // Then the questions beyond the paper, in registry order: every criterion
+    // whose id is not a paper claim.
+    for (name, st) in experiments {
+        let ExperimentStatus::Done(h) = st else { continue };
+        for c in h.criteria.iter().filter(|c| !is_paper_claim(&c.id)) {
+            let mut criterion = c.clone();
+            criterion.settle();
+            rows.push(ClaimRow { criterion, experiment: name.clone(), scale: h.scale.to_string(), dataset: h.dataset.clone(), beyond_paper: true });
         }
     }
     rows
@@ -176,9 +198,10 @@ fn holds_cell(c: &Criterion) -> String {
     }
 }
 
-/// Held, failed and not measured, among the empirical rows only.
+/// Held, failed and not measured, among the empirical rows of the paper's
+/// claims only (rows beyond the paper are counted apart).
 pub fn empirical_counts(rows: &[ClaimRow]) -> (usize, usize, usize) {
-    let empirical = rows.iter().filter(|r| r.criterion.kind == ClaimKind::Empirical);
+    let empirical = rows.iter().filter(|r| r.criterion.kind == ClaimKind::Empirical && !r.beyond_paper);
     let held = empirical.clone().filter(|r| r.criterion.holds == Some(true)).count();
     let failed = empirical.clone().filter(|r| r.criterion.holds == Some(false)).count();
     (held, failed, empirical.count() - held - failed)
@@ -232,7 +255,8 @@ pub fn render(experiments: &[(String, ExperimentStatus)], rows: &[ClaimRow]) -> 
     )
     .unwrap();
     let (held, failed, open) = empirical_counts(rows);
-    let other = rows.len() - held - failed - open;
+    let (paper, beyond): (Vec<ClaimRow>, Vec<ClaimRow>) = rows.iter().cloned().partition(|r| !r.beyond_paper);
+    let other = paper.len() - held - failed - open;
     writeln!(
         s,
         "**Empirical claims: {held} hold, {failed} do not, {open} not measured at this scale or not run** \
@@ -240,7 +264,21 @@ pub fn render(experiments: &[(String, ExperimentStatus)], rows: &[ClaimRow]) -> 
         held + failed + open
     )
     .unwrap();
-    s.push_str(&claims_table_markdown(rows));
+    s.push_str(&claims_table_markdown(&paper));
+    if !beyond.is_empty() {
+        let differ = beyond.iter().filter(|r| r.criterion.holds == Some(true)).count();
+        let judged = beyond.iter().filter(|r| r.criterion.holds.is_some()).count();
+        writeln!(
+            s,
+            "\n## Beyond the paper\n\n\
+             Questions the paper leaves open, answered by our own experiments with criteria fixed in their experiment files before the runs. \
+             Their ids (B1, B2, …) are not the paper's claims and are not counted above. \
+             Each row compares two arms; \"yes\" in its \"holds\" cell means they differ by the stated rule, \"no\" that they do not (a null result). \
+             **{differ} of {judged} judged comparisons differ.** The experiment's section below states the answer in words.\n"
+        )
+        .unwrap();
+        s.push_str(&claims_table_markdown(&beyond));
+    }
     for (name, status) in experiments {
         writeln!(s, "\n## {name}\n").unwrap();
         match status {
@@ -346,6 +384,7 @@ mod tests {
             experiment: "x".into(),
             scale: "cpu".into(),
             dataset: "-".into(),
+            beyond_paper: false,
         };
         let rows = vec![
             row("C1", ClaimKind::Derivation, Some(true)),
@@ -368,6 +407,41 @@ mod tests {
         assert_eq!(holds_cell(&c(0.75)), "yes (5.0 SE from theory)");
         assert_eq!(holds_cell(&c(0.78)), "yes");
         assert_eq!(holds_cell(&Criterion { uncertainty: None, ..c(0.5) }), "yes");
+    }
+
+    /// A criterion whose id is not a paper claim (B1 of `schedules`) is a
+    /// row beyond the paper: after C1–C15, in its own section, never in the
+    /// paper's headline.
+    #[test]
+    fn rows_beyond_the_paper_are_listed_apart_and_not_counted() {
+        let header = |experiment: &str, criteria: Vec<Criterion>| SummaryHeader {
+            experiment: experiment.into(),
+            scale: Scale::Cpu,
+            dataset: "d".into(),
+            criteria,
+            figures: vec![],
+            choices: vec![],
+            notes: vec![],
+            wall_seconds: 1.0,
+            backend: "flex".into(),
+        };
+        let c = |id: &str, holds| Criterion { id: id.into(), holds: Some(holds), measured: Some(0.01), uncertainty: Some(0.001), ..Default::default() };
+        let experiments = vec![
+            ("mlp-fashion".to_string(), ExperimentStatus::Done(header("mlp-fashion", vec![c("C15", false)]))),
+            ("schedules".to_string(), ExperimentStatus::Done(header("schedules", vec![c("B1", true), c("B2", false)]))),
+        ];
+        let rows = claim_rows(&experiments);
+        assert_eq!(rows.len(), 17);
+        assert!(rows[..15].iter().all(|r| !r.beyond_paper));
+        assert_eq!(rows[15].criterion.id, "B1");
+        assert!(rows[15].beyond_paper && rows[16].beyond_paper && rows[15].experiment == "schedules");
+        assert_eq!(empirical_counts(&rows), (0, 1, 11), "B rows are not counted with the paper's claims");
+        let text = render(&experiments, &rows);
+        let beyond = text.find("## Beyond the paper").expect("a section beyond the paper");
+        assert!(text.contains("**1 of 2 judged comparisons differ.**"), "{text}");
+        let first_table = &text[..beyond];
+        assert!(!first_table.contains("| B1 |"), "the paper's table holds no B rows");
+        assert!(text[beyond..].contains("| B1 | schedules |"), "{text}");
     }
 
     #[test]
