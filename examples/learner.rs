@@ -1,9 +1,10 @@
-//! The Fashion-MNIST MLP (Fig. 5's network) trained through burn-train's
-//! `Learner` with `HeavyBall` and the scaling rule 1 − β = C·η^(2/3), under
-//! Burn's own warm-up + cosine scheduler (issue 16). Each epoch it prints
-//! the learning rate the scheduler handed the last step, the β the rule
-//! gives for it, the effective rate η/(1 − β), the training loss and the
-//! test accuracy: β follows the schedule.
+//! The Fashion-MNIST MLP (Fig. 5's network) trained the way most Burn users
+//! train: burn-train's `SupervisedTraining::launch` with a `Learner`, here
+//! with `HeavyBall` and the scaling rule 1 − β = C·η^(2/3) under Burn's own
+//! warm-up + cosine scheduler (issue 16). Each epoch it prints the learning
+//! rate of the last step, the β the rule gives for it, the effective rate
+//! η/(1 − β), the training loss, and the test loss and accuracy: β follows
+//! the schedule.
 //!
 //! ```sh
 //! cargo run --release --example learner                       # 5 epochs on 10,000 training images
@@ -12,22 +13,24 @@
 //!
 //! The data come from `--data-dir`, else `FLATTER_DATA_DIR`, the user cache,
 //! or Debian's `/usr/share/datasets/fashion-mnist` (`cargo xtask data fetch
-//! fashion-mnist` downloads them).
+//! fashion-mnist` downloads them). burn-train writes its logs under `--logs`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use burn::train::Learner;
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::{Learner, SupervisedTraining};
 use clap::Parser;
 use flatter::device::default_autodiff_device;
 use flatter::experiments::harness::images::ImageBatcher;
 use flatter::experiments::mlp::model::MlpConfig;
-use flatter::experiments::mlp::train::accuracy;
-use flatter::optim::{HeavyBallConfig, MomentumRule, RandomStream, Streams};
+use flatter::optim::{HeavyBallConfig, MomentumRule, Streams};
 use flatter_data::{FashionMnist, Split, Verify};
-use flatter_learner::{Batch, Classifier, warmup_cosine};
+use flatter_learner::launch::{EpochTable, MomentumMetric, loader};
+use flatter_learner::{Classifier, warmup_cosine};
 
 #[derive(Parser, Debug)]
-#[command(about = "Train the Fashion-MNIST MLP through burn-train's Learner with HeavyBall and the scaling rule")]
+#[command(about = "Train the Fashion-MNIST MLP through burn-train's Learner and SupervisedTraining::launch, with HeavyBall and the scaling rule")]
 struct Args {
     /// Epochs.
     #[arg(long, default_value_t = 5)]
@@ -53,56 +56,54 @@ struct Args {
     /// The directory with the Fashion-MNIST files.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Where burn-train writes its metric logs and `experiment.log`.
+    #[arg(long, default_value = "target/learner-example")]
+    logs: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.epochs >= 2, "--epochs must be at least 2 (one of warm-up, then the cosine)");
     let (backend, device) = default_autodiff_device()?;
+    let plain = device.clone().without_autodiff();
     let train = FashionMnist::load(args.data_dir.as_deref(), Split::Train, Verify::Strict)?;
     let train = if args.train_per_class >= 6000 { train } else { train.subset_per_class(args.train_per_class, args.seed)? };
     let test = FashionMnist::load(args.data_dir.as_deref(), Split::Test, Verify::Strict)?;
-    let (train, test) = (ImageBatcher::new(&train), ImageBatcher::new(&test));
-    let steps_per_epoch = train.len() / args.batch;
-    anyhow::ensure!(steps_per_epoch >= 1, "--batch {} is larger than the {} training images", args.batch, train.len());
+    let (train, test) = (Arc::new(ImageBatcher::new(&train)), Arc::new(ImageBatcher::new(&test)));
+    let steps_per_epoch = train.len().div_ceil(args.batch);
+    anyhow::ensure!(args.batch <= train.len(), "--batch {} is larger than the {} training images", args.batch, train.len());
 
     let streams = Streams::new(args.seed);
     device.seed(streams.backend_seed());
-    let config = MlpConfig::fig5(args.width);
     let rule = MomentumRule::scaled_through(args.lr, args.beta_at_peak, 2.0 / 3.0)?;
     let total = args.epochs * steps_per_epoch;
     // One epoch of linear warm-up, then cosine to a hundredth of the peak
     // (the rule needs η > 0 at every step).
     let schedule = warmup_cosine(args.lr, steps_per_epoch, total, args.lr / 100.0).map_err(anyhow::Error::msg)?;
     rule.validate_lr_range(args.lr / steps_per_epoch as f64, args.lr)?;
-    let mut learner = Learner::new(Classifier { mlp: config.init(&device) }, HeavyBallConfig::new(rule).init()?, schedule);
+    let model = Classifier { mlp: MlpConfig::fig5(args.width).init(&device) };
+    let learner = Learner::new(model, HeavyBallConfig::new(rule).init()?, schedule);
 
-    println!("{} training and {} test images, batch {}, {} steps per epoch, on {backend}; {rule:?}", train.len(), test.len(), args.batch, steps_per_epoch);
-    println!("{:>5} {:>10} {:>8} {:>12} {:>10} {:>9}", "epoch", "lr", "beta", "lr/(1-beta)", "train loss", "test acc");
-    for epoch in 0..args.epochs {
-        let order = flatter::experiments::harness::images::epoch_order(train.len(), &mut streams.epoch_rng(RandomStream::DataOrder, epoch as u64));
-        let mut loss_sum = 0.0;
-        let mut lr = 0.0;
-        for idx in order.chunks_exact(args.batch) {
-            learner.lr_step();
-            lr = learner.lr_current().base();
-            let (x, labels) = train.batch(idx, &device);
-            let y = flatter::experiments::harness::images::label_tensor(&labels, &device);
-            let out = learner.train_step(Batch { x, y });
-            loss_sum += out.item.loss.clone().into_scalar::<f64>();
-            learner.optimizer_step(out.grads);
-        }
-        let beta = rule.beta(lr)?;
-        let acc = accuracy(&learner.model().mlp, &test, &device.clone().without_autodiff());
-        println!(
-            "{:>5} {:>10.5} {:>8.4} {:>12.4} {:>10.4} {:>8.2}%",
-            epoch + 1,
-            lr,
-            beta,
-            lr / (1.0 - beta),
-            loss_sum / steps_per_epoch as f64,
-            100.0 * acc
-        );
-    }
+    println!(
+        "{} training and {} test images, batch {}, {} steps per epoch, on {backend}; {rule:?}; burn-train logs in {}",
+        train.len(),
+        test.len(),
+        args.batch,
+        steps_per_epoch,
+        args.logs.display()
+    );
+    // Burn's DataLoader shuffles with its own seeded generator every epoch.
+    let train_loader = loader(train, args.batch, Some(args.seed), &device);
+    let test_loader = loader(test, 1000, None, &plain);
+    SupervisedTraining::new(&args.logs, train_loader, test_loader)
+        .metric_train_numeric(MomentumMetric::lr(rule))
+        .metric_train_numeric(MomentumMetric::beta(rule))
+        .metric_train_numeric(MomentumMetric::effective_lr(rule))
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .metric_valid_numeric(AccuracyMetric::new())
+        .renderer(Box::new(EpochTable::default()))
+        .num_epochs(args.epochs)
+        .launch(learner);
     Ok(())
 }

@@ -8,9 +8,15 @@
 //! reaches `HeavyBall` per parameter, which recomputes β from it by the rule
 //! 1 − β = C·η^γ (eq. 2), so β follows any Burn schedule.
 //!
+//! [`launch`] has what `SupervisedTraining::launch` needs besides: Burn
+//! `DataLoader`s over the images, a numeric metric for β (and η/(1 − β))
+//! at each step's learning rate, and a one-line-per-epoch renderer.
+//!
 //! `tests/learner.rs` checks, step by step, that the parameters move as
-//! eq. (1) with β(η_t) says; `examples/learner.rs` (the root package) trains
-//! with it.
+//! eq. (1) with β(η_t) says, and that `launch` trains the same way;
+//! `examples/learner.rs` (the root package) trains with it.
+
+pub mod launch;
 
 use burn::module::Module;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;

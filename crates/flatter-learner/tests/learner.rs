@@ -101,3 +101,72 @@ fn heavy_ball_in_a_learner_follows_eq_1_with_beta_from_the_scheduled_lr() {
     }
     assert_eq!(&parameters(&hand), ws.last().unwrap(), "the Learner and the hand loop differ");
 }
+
+/// `SupervisedTraining::launch`, the way most Burn users train: two epochs
+/// through our `DataLoader`s (unshuffled, so the order is known), with the
+/// β metric and the epoch table, give exactly the parameters of a hand loop
+/// over the same minibatches with the same scheduler. The validation passes
+/// between epochs change nothing.
+#[test]
+fn launch_trains_exactly_as_the_hand_loop() {
+    use std::sync::Arc;
+
+    use burn::train::SupervisedTraining;
+    use burn::train::metric::LossMetric;
+    use flatter_data::ImageDataset;
+    use flatter_experiments::harness::images::ImageBatcher;
+    use flatter_learner::launch::{EpochTable, MomentumMetric, loader};
+
+    let device = BackendKind::Flex.autodiff_device().unwrap();
+    let plain = BackendKind::Flex.device().unwrap();
+    let (n, batch, epochs) = (40, 8, 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let images = ImageDataset {
+        images: (0..n * 784).map(|_| rng.random_range(0..=255u8)).collect(),
+        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        n,
+        channels: 1,
+        height: 28,
+        width: 28,
+        num_classes: 10,
+        official: false,
+        mean: vec![0.5],
+        std: vec![0.3],
+    };
+    let images = Arc::new(ImageBatcher::new(&images));
+    let steps = epochs * n / batch;
+    let rule = MomentumRule::scaled_through(0.05, 0.9, 2.0 / 3.0).unwrap();
+    let schedule = || warmup_cosine(0.05, 2, steps, 0.005).unwrap();
+    device.seed(4);
+    let model = Classifier { mlp: MlpConfig::fig5(16).init(&device) };
+    let initial = parameters(&model); // also draws the lazy initial weights before cloning
+
+    let dir = tempfile::tempdir().unwrap();
+    let learner = Learner::new(model.clone(), HeavyBallConfig::new(rule).init().unwrap(), schedule());
+    let result = SupervisedTraining::new(dir.path(), loader(images.clone(), batch, None, &device), loader(images.clone(), batch, None, &plain))
+        .metric_train_numeric(MomentumMetric::lr(rule))
+        .metric_train_numeric(MomentumMetric::beta(rule))
+        .metric_train_numeric(MomentumMetric::effective_lr(rule))
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .renderer(Box::new(EpochTable::default()))
+        .num_epochs(epochs)
+        .launch(learner);
+
+    let mut scheduler = schedule();
+    let mut optim = HeavyBallConfig::new(rule).init().unwrap();
+    let mut hand = model;
+    let order: Vec<usize> = (0..n).collect();
+    for _ in 0..epochs {
+        for idx in order.chunks(batch) {
+            let (x, labels) = images.batch(idx, &device);
+            let y = flatter_experiments::harness::images::label_tensor(&labels, &device);
+            let lr = scheduler.step().base();
+            let out = TrainStep::step(&hand, Batch { x, y });
+            hand = optim.step(lr, hand, out.grads);
+        }
+    }
+    let launched = parameters(&result.model);
+    assert_ne!(launched, initial, "it trained");
+    assert_eq!(parameters(&hand), launched, "launch and the hand loop differ");
+}

@@ -190,7 +190,15 @@ pub const SIGMA_FLAG: f64 = 3.0;
 
 /// The Markdown "holds" cell: the criterion's word, a failure in bold, and
 /// a measurement more than [`SIGMA_FLAG`] standard errors from theory said.
-fn holds_cell(c: &Criterion) -> String {
+fn holds_cell(c: &Criterion, beyond_paper: bool) -> String {
+    // A question beyond the paper compares two arms: "no" is a null result, not a failure.
+    if beyond_paper {
+        return match c.holds {
+            Some(true) => "yes: they differ".into(),
+            Some(false) => "no: within the rule".into(),
+            None => "n/a".into(),
+        };
+    }
     let word = if c.holds == Some(false) { "**no**".to_string() } else { c.holds_word().to_string() };
     match c.sigmas_from_theory() {
         Some(z) if z > SIGMA_FLAG => format!("{word} ({z:.1} SE from theory)"),
@@ -212,7 +220,7 @@ fn md_escape(s: &str) -> String {
 }
 
 /// The cells kind | quantity | paper | measured | ± | tolerance | holds of a criterion.
-fn criterion_cells(c: &Criterion) -> String {
+fn criterion_cells(c: &Criterion, beyond_paper: bool) -> String {
     format!(
         "{} | {} | {} | {} | {} | {} | {}",
         c.kind.word(),
@@ -221,7 +229,7 @@ fn criterion_cells(c: &Criterion) -> String {
         fmt_value(c.measured),
         fmt_value(c.uncertainty),
         md_escape(&c.tolerance),
-        holds_cell(c)
+        holds_cell(c, beyond_paper)
     )
 }
 
@@ -232,7 +240,7 @@ pub fn claims_table_markdown(rows: &[ClaimRow]) -> String {
     writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
     for r in rows {
         let c = &r.criterion;
-        writeln!(s, "| {} | {} | {} | {} | {} |", c.id, r.experiment, criterion_cells(c), r.scale, md_escape(&r.dataset)).unwrap();
+        writeln!(s, "| {} | {} | {} | {} | {} |", c.id, r.experiment, criterion_cells(c, r.beyond_paper), r.scale, md_escape(&r.dataset)).unwrap();
     }
     s
 }
@@ -308,7 +316,7 @@ pub fn render(experiments: &[(String, ExperimentStatus)], rows: &[ClaimRow]) -> 
                 if !crit.is_empty() {
                     writeln!(s, "| # | kind | quantity | paper | measured | ± | tolerance | holds |\n|---|---|---|---|---|---|---|---|").unwrap();
                     for c in &crit {
-                        writeln!(s, "| {} | {} |", c.id, criterion_cells(c)).unwrap();
+                        writeln!(s, "| {} | {} |", c.id, criterion_cells(c, !is_paper_claim(&c.id))).unwrap();
                     }
                     s.push('\n');
                 }
@@ -362,7 +370,12 @@ impl Written {
         let mut s = String::new();
         for r in &self.rows {
             let c = &r.criterion;
-            writeln!(s, "{:<4} {:<15} {:<10} {:<5} {}", c.id, r.experiment, fmt_value(c.measured), c.holds_word(), r.scale)
+            let word = match (r.beyond_paper, c.holds) {
+                (true, Some(true)) => "differs",
+                (true, Some(false)) => "same",
+                _ => c.holds_word(),
+            };
+            writeln!(s, "{:<4} {:<15} {:<10} {:<7} {}", c.id, r.experiment, fmt_value(c.measured), word, r.scale)
                 .expect("writing to a String");
         }
         writeln!(s, "report: {} and {}", self.md.display(), self.json.display()).expect("writing to a String");
@@ -404,9 +417,9 @@ mod tests {
     #[test]
     fn a_measurement_far_from_theory_is_flagged() {
         let c = |m: f64| Criterion { measured: Some(m), uncertainty: Some(0.01), theory: Some(0.8), holds: Some(true), ..Default::default() };
-        assert_eq!(holds_cell(&c(0.75)), "yes (5.0 SE from theory)");
-        assert_eq!(holds_cell(&c(0.78)), "yes");
-        assert_eq!(holds_cell(&Criterion { uncertainty: None, ..c(0.5) }), "yes");
+        assert_eq!(holds_cell(&c(0.75), false), "yes (5.0 SE from theory)");
+        assert_eq!(holds_cell(&c(0.78), false), "yes");
+        assert_eq!(holds_cell(&Criterion { uncertainty: None, ..c(0.5) }, false), "yes");
     }
 
     /// A criterion whose id is not a paper claim (B1 of `schedules`) is a
@@ -439,6 +452,7 @@ mod tests {
         let text = render(&experiments, &rows);
         let beyond = text.find("## Beyond the paper").expect("a section beyond the paper");
         assert!(text.contains("**1 of 2 judged comparisons differ.**"), "{text}");
+        assert!(text.contains("| yes: they differ |") && text.contains("| no: within the rule |"), "a null result is not bold: {text}");
         let first_table = &text[..beyond];
         assert!(!first_table.contains("| B1 |"), "the paper's table holds no B rows");
         assert!(text[beyond..].contains("| B1 | schedules |"), "{text}");

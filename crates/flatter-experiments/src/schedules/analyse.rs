@@ -247,18 +247,21 @@ pub fn analyse(scale: &SchedScale, rules: &SchedRules, runs: &[SchedRunSummary])
                 if differs.is_none() {
                     tolerance.push_str("; fewer than 2 seed pairs: not judged");
                 }
+                // Accuracy differences are read in percentage points.
+                let unit = if measure == Measure::FinalAccuracy { 100.0 } else { 1.0 };
                 criteria.push(Criterion {
                     id: id.into(),
                     quantity: format!(
-                        "{} [{}]: {} − {}; ± is the paired standard error over the seeds; \"yes\" means the two differ",
+                        "{}{} [{}]: {} − {}; ± is the paired standard error over the seeds; \"yes\" means the two differ",
                         measure.words(),
+                        if measure == Measure::FinalAccuracy { " (percentage points)" } else { "" },
                         cell_name(s, t),
                         a.label(scale),
                         b.label(scale)
                     ),
                     paper: "not in the paper (an open question it leaves)".into(),
-                    measured: difference.mean,
-                    uncertainty: difference.stderr,
+                    measured: difference.mean.map(|d| unit * d),
+                    uncertainty: difference.stderr.map(|se| unit * se),
                     tolerance,
                     holds: differs,
                     kind: ClaimKind::Empirical,
@@ -275,23 +278,28 @@ pub fn analyse(scale: &SchedScale, rules: &SchedRules, runs: &[SchedRunSummary])
 /// The answer to "does the rule help under my schedule?", from B1, B2 and B3.
 fn answer(scale: &SchedScale, rules: &SchedRules, comparisons: &[Comparison]) -> String {
     let of = |id: &str| comparisons.iter().filter(|c| c.id == id).collect::<Vec<_>>();
-    let describe = |id: &str, unit: &str, better_is_lower: bool| -> String {
+    let describe = |id: &str, what: &str, better_is_lower: bool, scale_by: f64, unit: &str| -> String {
         let cs = of(id);
-        let judged: Vec<_> = cs.iter().filter(|c| c.differs.is_some()).collect();
-        let (better, worse): (Vec<_>, Vec<_>) = judged
+        let judged: Vec<&Comparison> = cs.iter().copied().filter(|c| c.differs.is_some()).collect();
+        let (better, worse): (Vec<&Comparison>, Vec<&Comparison>) = judged
             .iter()
+            .copied()
             .filter(|c| c.differs == Some(true))
             .partition(|c| (c.difference.mean.unwrap_or(0.0) < 0.0) == better_is_lower);
-        let cells = |v: &[&&&Comparison]| v.iter().map(|c| cell_name(c.schedule, c.task)).collect::<Vec<_>>().join("; ");
+        let cells = |v: &[&Comparison]| v.iter().map(|c| cell_name(c.schedule, c.task)).collect::<Vec<_>>().join("; ");
+        let diffs: Vec<f64> = judged.iter().filter_map(|c| c.difference.mean).map(|d| scale_by * d).collect();
+        let (lo, hi) = diffs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &d| (l.min(d), h.max(d)));
         let mut s = format!(
-            "{}: the rule is better in {} of {} cells, worse in {}, and within {} SE in {}",
-            unit,
+            "{what}: the rule is better in {} of {} cells, worse in {}, and within {} SE in {}",
             better.len(),
             judged.len(),
             worse.len(),
             rules.significance_se,
             judged.len() - better.len() - worse.len()
         );
+        if !diffs.is_empty() {
+            s.push_str(&format!(" (rule − fixed from {lo:+.2} to {hi:+.2}{unit})"));
+        }
         if !better.is_empty() {
             s.push_str(&format!(" (better: {})", cells(&better)));
         }
@@ -306,9 +314,9 @@ fn answer(scale: &SchedScale, rules: &SchedRules, comparisons: &[Comparison]) ->
         scale.peak_lr,
         scale.epochs,
         scale.run_seeds.len(),
-        describe("B1", "Final test accuracy", false),
-        describe("B2", "Epochs to the accuracy target", true),
-        describe("B3", "Hessian trace at the end", true)
+        describe("B1", "Final test accuracy", false, 100.0, " points"),
+        describe("B2", "Epochs to the accuracy target", true, 1.0, " epochs"),
+        describe("B3", "Hessian trace at the end", true, 1.0, "")
     )
 }
 
@@ -319,11 +327,11 @@ pub fn table(summary: &SchedSummary) -> String {
 
 fn arm_table(arms: &[ArmStats]) -> String {
     let mut s = String::new();
-    writeln!(s, "{:<22} {:<13} {:>17} {:>17} {:>7} {:>17} {:>4}", "cell", "arm", "final accuracy", "epochs to target", "reached", "tr H", "div").expect("writing to a String");
+    writeln!(s, "{:<26} {:<13} {:>17} {:>17} {:>7} {:>17} {:>4}", "cell", "arm", "final accuracy", "epochs to target", "reached", "tr H", "div").expect("writing to a String");
     for a in arms {
         writeln!(
             s,
-            "{:<22} {:<13} {:>17} {:>17} {:>7} {:>17} {:>4}",
+            "{:<26} {:<13} {:>17} {:>17} {:>7} {:>17} {:>4}",
             cell_name(a.schedule, a.task),
             a.arm.name(),
             a.final_accuracy.text(4),
@@ -490,7 +498,7 @@ mod tests {
         assert!(an.answer.contains("better in 0 of") && an.answer.contains("worse in"), "{}", an.answer);
         let b4 = an.criteria.iter().find(|c| c.id == "B4").unwrap();
         // Chance (0.1) against about 0.85 ± the seed noise (0.05).
-        assert!((b4.measured.unwrap() - (CHANCE - 0.85)).abs() < 0.06 && b4.holds == Some(true), "{b4:?}");
+        assert!((b4.measured.unwrap() - 100.0 * (CHANCE - 0.85)).abs() < 6.0 && b4.holds == Some(true), "{b4:?} (percentage points)");
         assert!(b4.tolerance.contains("diverged and count as chance"), "{}", b4.tolerance);
         let advised = an.arms.iter().find(|a| a.arm == Arm::RuleAdvised).unwrap();
         assert_eq!(advised.diverged, advised.seeds);
