@@ -36,7 +36,7 @@ pub fn write_figures(summary: &SchedSummary, scale: &SchedScale, out: &Path) -> 
             entries.push(FigureRef {
                 file: format!("figures/{name}.png"),
                 caption: format!(
-                    "Test accuracy against epoch, {} schedule, {}: the mean over the seeds per arm, with its standard error as error bars (diverged runs left out).",
+                    "Test accuracy against epoch, {} schedule, {}: the mean over the seeds per arm, with its standard error as error bars (diverged runs left out; an arm below 0.5 at every epoch has collapsed and is named in the title instead of drawn).",
                     s.name().replace('_', "-"),
                     if t == Task::Noisy { "label noise" } else { "no label noise" }
                 ),
@@ -97,13 +97,13 @@ fn momentum(scale: &SchedScale, s: LrSchedule, effective: bool) -> Figure {
     fig
 }
 
+/// Below this best mean accuracy an arm has collapsed (chance is 0.1): it is
+/// named in the title rather than drawn, which would squash the others.
+const COLLAPSED: f64 = 0.5;
+
 fn accuracy_vs_epoch(summary: &SchedSummary, scale: &SchedScale, s: LrSchedule, t: Task) -> Figure {
-    let mut fig = Figure::new(
-        format!("{}, {}: test accuracy", s.name().replace('_', "-"), t.name()),
-        "epoch",
-        "test accuracy",
-    )
-    .legend_at(LegendPosition::LowerRight);
+    let mut series = Vec::new();
+    let mut collapsed = Vec::new();
     for (i, &arm) in scale.arms.iter().enumerate() {
         let Some(a) = summary.arms.iter().find(|a| a.schedule == s && a.task == t && a.arm == arm) else { continue };
         // Epoch 0 (the initial weights, at chance) would squash the curves; it is in summary.json.
@@ -114,13 +114,18 @@ fn accuracy_vs_epoch(summary: &SchedSummary, scale: &SchedScale, s: LrSchedule, 
             .skip(1)
             .filter_map(|(e, st)| Some((e as f64, st.mean?, st.stderr.unwrap_or(0.0))))
             .collect();
-        if pts.is_empty() {
+        if pts.iter().all(|p| p.1 < COLLAPSED) {
+            collapsed.push(arm.label(scale));
             continue;
         }
-        let series = Series::line_and_markers(arm.label(scale), pts.iter().map(|p| (p.0, p.1)).collect()).with_errors(pts.iter().map(|p| p.2).collect());
-        fig = fig.with_series(series.with_color(i));
+        let line = Series::line_and_markers(arm.label(scale), pts.iter().map(|p| (p.0, p.1)).collect()).with_errors(pts.iter().map(|p| p.2).collect());
+        series.push(line.with_color(i));
     }
-    fig
+    let mut title = format!("{}, {}: test accuracy", s.name().replace('_', "-"), t.name());
+    if !collapsed.is_empty() {
+        title.push_str(&format!(" ({} at chance, not drawn)", collapsed.join(", ")));
+    }
+    series.into_iter().fold(Figure::new(title, "epoch", "test accuracy").legend_at(LegendPosition::LowerRight), Figure::with_series)
 }
 
 fn per_arm(summary: &SchedSummary, scale: &SchedScale, t: Task, measure: &str, title: &str) -> Figure {
