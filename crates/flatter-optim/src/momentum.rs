@@ -111,6 +111,15 @@ impl MomentumRule {
 
     /// The one-cycle momentum, linear in η between `beta_max` (η → 0) and
     /// `beta_min` (η ≥ `peak_lr`); see [`MomentumRule::Cycled`].
+    ///
+    /// ```
+    /// use flatter_optim::MomentumRule;
+    /// // PyTorch's OneCycleLR defaults: β = 0.85 at the peak, 0.95 as η → 0.
+    /// let rule = MomentumRule::cycled(0.85, 0.95, 0.1)?;
+    /// assert_eq!(rule.beta(0.1)?, 0.85);
+    /// assert!((rule.beta(0.05)? - 0.90).abs() < 1e-12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cycled(beta_min: f64, beta_max: f64, peak_lr: f64) -> Result<Self, RuleError> {
         let rule = MomentumRule::Cycled { beta_min, beta_max, peak_lr };
         rule.validate()?;

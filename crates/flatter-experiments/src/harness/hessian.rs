@@ -1,5 +1,5 @@
 //! The trace of the loss Hessian by Hutchinson's estimator, for any Burn
-//! module: tr H = E[vᵀHv] over Rademacher probes v (entries ±1), with each
+//! module: tr H = E(vᵀHv) over Rademacher probes v (entries ±1), with each
 //! Hessian-vector product taken as a central difference of two gradients,
 //! Hv ≈ (∇L(w + εv) − ∇L(w − εv)) / 2ε. Burn 0.22 has no double backward,
 //! and a central difference of gradients is exact for a quadratic loss and
