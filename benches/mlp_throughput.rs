@@ -48,9 +48,16 @@ struct Case {
     name: &'static str,
     width: usize,
     batch: usize,
+    /// Intra-op threads on both sides; None: `threads()` (2 under `cargo xtask bench`).
+    threads: Option<usize>,
 }
 
-const CASES: [Case; 2] = [Case { name: "cpu scale", width: 128, batch: 50 }, Case { name: "paper size", width: 512, batch: 128 }];
+const CASES: [Case; 3] = [
+    Case { name: "cpu scale", width: 128, batch: 50, threads: None },
+    Case { name: "paper size", width: 512, batch: 128, threads: None },
+    // How the experiments run it: one job per core, one intra-op thread each (issue 14).
+    Case { name: "cpu scale, 1 thread", width: 128, batch: 50, threads: Some(1) },
+];
 
 fn threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
@@ -131,33 +138,51 @@ fn torch_throughput(case: &Case, threads: usize) -> Result<f64, String> {
 }
 
 fn main() {
-    let threads = threads();
+    let all = threads();
+    let mut record = flatter::experiments::bench_record::BenchRecord::start(
+        "mlp_throughput",
+        "FLATTER_TORCH_PYTHON=<python with torch> cargo xtask bench mlp",
+        &format!("samples/s, median of {REPS} blocks of {STEPS} training steps after {WARMUP} warm-up steps; both sides in this run, same threads"),
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
     println!("MLP training throughput: 784 -> 5 hidden -> 10, ReLU x4 + tanh, one step = forward + CE + backward + momentum update");
-    println!("threads: {threads} (RAYON_NUM_THREADS; torch.set_num_threads({threads})); median of {REPS} blocks of {STEPS} steps after {WARMUP} warm-up steps\n");
+    println!("threads: {all} unless a case says 1 (RAYON_NUM_THREADS, or a rayon pool of 1; torch.set_num_threads); median of {REPS} blocks of {STEPS} steps after {WARMUP} warm-up steps\n");
     for case in &CASES {
-        println!("{} (widths {}, batch {}):", case.name, case.width, case.batch);
+        let threads = case.threads.unwrap_or(all);
+        let workload = format!("MLP 784-{}x5-10, batch {}", case.width, case.batch);
+        println!("{} (widths {}, batch {}, {threads} threads):", case.name, case.width, case.batch);
         let torch = torch_throughput(case, threads);
+        let baseline = ("pytorch, same threads", torch.as_ref().ok().copied());
         match &torch {
             Ok(t) => println!("  {:<8} {:>12.0} samples/s", "pytorch", t),
             Err(why) => println!("  pytorch  skipped: {why}"),
         }
-        for kind in BackendKind::compiled_cpu() {
+        record.row(&workload, threads, "pytorch", torch.as_ref().ok().copied(), "samples/s", baseline, torch.as_ref().err().map_or("", |s| s.as_str()));
+        // A pool of the case's threads is where flex takes its intra-op threads;
+        // ndarray's matmul threads are process-wide, so 1-thread cases are flex only.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a rayon pool");
+        for kind in BackendKind::compiled_cpu().into_iter().filter(|&k| case.threads.is_none() || k == BackendKind::Flex) {
             let device = kind.autodiff_device().expect("compiled CPU backend");
-            let rate = burn_throughput(case, &device);
+            let rate = pool.install(|| burn_throughput(case, &device));
             match &torch {
                 Ok(t) => println!("  {:<8} {:>12.0} samples/s   {:.2}x PyTorch", kind.name(), rate, rate / t),
                 Err(_) => println!("  {:<8} {:>12.0} samples/s", kind.name(), rate),
             }
-            if case.width == CASES[0].width {
-                let stacked = stacked_throughput(case, STACK, &device);
+            record.row(&workload, threads, kind.name(), Some(rate), "samples/s", baseline, "");
+            if case.width == CASES[0].width && case.threads.is_none() {
+                let stacked = pool.install(|| stacked_throughput(case, STACK, &device));
                 println!(
                     "  {:<8} {:>12.0} samples/s   {STACK} runs stacked in one program: {:.2}x one run at a time",
                     kind.name(),
                     stacked,
                     stacked / rate
                 );
+                record.row(&format!("{workload}, {STACK} runs stacked"), threads, kind.name(), Some(stacked), "samples/s", ("the same backend, one run at a time", Some(rate)), "");
             }
         }
         println!();
+    }
+    if let Some(path) = record.finish().expect("writing the bench record") {
+        println!("record: {}", path.display());
     }
 }

@@ -340,11 +340,13 @@ impl Bench {
             // Same thread count on both sides: Burn's rayon pool, matrixmultiply and torch.
             let mut cmd = cargo(&["bench", "-p", "flatter", "--bench", "mlp_throughput"]);
             cmd.env("RAYON_NUM_THREADS", "2").env("MATMUL_NUM_THREADS", "2");
+            cmd.env("FLATTER_BENCH_RECORD", project_root().join("docs/bench/mlp_throughput.json"));
             crate::util::run(cmd)?;
         }
         if matches!(self.which, BenchKind::Resnet | BenchKind::All) {
             let mut cmd = cargo(&["bench", "-p", "flatter", "--bench", "resnet_throughput"]);
             cmd.env("RAYON_NUM_THREADS", "2").env("MATMUL_NUM_THREADS", "2");
+            cmd.env("FLATTER_BENCH_RECORD", project_root().join("docs/bench/resnet_throughput.json"));
             crate::util::run(cmd)?;
         }
         Ok(())

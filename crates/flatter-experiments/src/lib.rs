@@ -21,6 +21,7 @@
 //! [`REGISTRY`] is the one list of experiments: adding one is a new folder
 //! plus one line there.
 
+pub mod bench_record;
 pub mod gpu_check;
 pub mod harness;
 pub mod matrix_sensing;
