@@ -90,6 +90,36 @@ fn calibrated_c(results: &Path) -> Option<(f64, String)> {
     None
 }
 
+/// What the `schedules` experiment measured for `advise`'s own C* (its
+/// rows B4, in `docs/results/schedules/summary.json`): a caution to print
+/// beside C*, when every judged B4 row found C* worse than fixed β.
+fn c_star_caution(results: &Path) -> Option<String> {
+    use flatter_experiments::Experiment as _;
+    let path = results.join(flatter_experiments::schedules::SchedulesExp::NAME).join("summary.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    let rows: Vec<f64> = v
+        .get("criteria")?
+        .as_array()?
+        .iter()
+        .filter(|c| c.get("id").and_then(|i| i.as_str()) == Some("B4") && c.get("holds") == Some(&serde_json::Value::Bool(true)))
+        .filter_map(|c| c.get("measured")?.as_f64())
+        .collect();
+    let judged = v.get("criteria")?.as_array()?.iter().filter(|c| c.get("id").and_then(|i| i.as_str()) == Some("B4")).count();
+    if rows.is_empty() || rows.len() != judged || rows.iter().any(|&d| d >= 0.0) {
+        return None;
+    }
+    let (lo, hi) = rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &d| (l.min(d), h.max(d)));
+    Some(format!(
+        "caution: eq. (10) is derived for Gaussian target noise near a valley. For a classifier trained with label flips it has failed here: \
+         our `schedules` experiment ({}, rows B4) trained an MLP on Fashion-MNIST with this C* and ended {:.0} to {:.0} points of test accuracy \
+         below fixed β = 0.9 in all {} schedules. For a classifier, anchor the rule at a β known to work instead (`--c`, or no data statistics).\n",
+        path.display(),
+        -hi,
+        -lo,
+        rows.len()
+    ))
+}
+
 impl Advise {
     /// Where C comes from: `--c`, else C* from `--n-train` and
     /// `--label-noise`, else a committed calibration, else the anchor
@@ -122,8 +152,13 @@ impl Advise {
                 bail!("{} must be a finite number > 0, got {value}", flag(field));
             }
         }
-        match MomentumRule::advised(self.lr, self.gamma, self.source()?) {
-            Ok(advice) => Ok(advice.to_string()),
+        let source = self.source()?;
+        let caution = match source {
+            CSource::DataStatistics { .. } => c_star_caution(&project_root().join("docs/results")),
+            _ => None,
+        };
+        match MomentumRule::advised(self.lr, self.gamma, source) {
+            Ok(advice) => Ok(format!("{advice}{}", caution.unwrap_or_default())),
             Err(AdviceError::Input { field, value, expected }) => bail!("{} must be {expected}, got {value}", flag(field)),
             Err(other) => Err(other.into()),
         }
@@ -164,6 +199,36 @@ mod tests {
         assert!((t1 - t2).abs() < 1e-9 * t1, "{t1} vs {t2}");
         let text = a.advice().unwrap();
         assert!(text.contains(&format!("{beta:.6}")) && text.contains("C*") && text.contains(&format!("{t2:.1} steps")), "{text}");
+    }
+
+    /// The caution beside C* comes from the schedule study's B4 rows when
+    /// every one found C* worse; without them, or with one that did not
+    /// differ or was better, there is none.
+    #[test]
+    fn c_star_is_cautioned_by_the_schedule_study_only_when_it_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(c_star_caution(dir.path()).is_none());
+        let write = |rows: &[(f64, bool)]| {
+            let criteria: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|&(m, holds)| serde_json::json!({"id": "B4", "measured": m, "holds": holds}))
+                .chain(std::iter::once(serde_json::json!({"id": "B1", "measured": 0.1, "holds": false})))
+                .collect();
+            std::fs::create_dir_all(dir.path().join("schedules")).unwrap();
+            std::fs::write(dir.path().join("schedules/summary.json"), serde_json::json!({ "criteria": criteria }).to_string()).unwrap();
+        };
+        write(&[(-74.0, true), (-75.3, true)]);
+        let text = c_star_caution(dir.path()).unwrap();
+        assert!(text.contains("74 to 75 points") && text.contains("all 2 schedules"), "{text}");
+        write(&[(-74.0, true), (-0.1, false)]);
+        assert!(c_star_caution(dir.path()).is_none(), "a B4 row within the rule");
+        write(&[(-74.0, true), (2.0, true)]);
+        assert!(c_star_caution(dir.path()).is_none(), "a B4 row where C* did better");
+        // The committed results carry it, and advise prints it beside C* only.
+        let committed = c_star_caution(&project_root().join("docs/results"));
+        let text = advise(&["--lr", "0.05", "--n-train", "60000", "--label-noise", "0.19"]).advice().unwrap();
+        assert_eq!(committed.is_some(), text.contains("caution:"), "{text}");
+        assert!(!advise(&["--lr", "0.05", "--c", "0.5"]).advice().unwrap().contains("caution:"));
     }
 
     #[test]
