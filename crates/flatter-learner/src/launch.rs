@@ -12,7 +12,7 @@ use burn::data::dataset::{Dataset, DatasetError};
 use burn::tensor::{Device, TensorReadError};
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{
-    Metric, MetricAttributes, MetricDefinition, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry, SerializedEntry,
+    Metric, MetricAttributes, MetricDefinition, MetricId, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry, SerializedEntry,
 };
 use burn::train::renderer::{EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation, MetricsRendererTraining};
 use flatter_experiments::harness::images::{ImageBatcher, label_tensor};
@@ -161,7 +161,7 @@ impl Numeric for MomentumMetric {
 /// (Burn's CLI renderer prints a line per minibatch).
 #[derive(Default)]
 pub struct EpochTable {
-    names: HashMap<String, String>,
+    names: HashMap<MetricId, String>,
     train: Vec<(String, f64)>,
     valid: Vec<(String, f64)>,
     split: String,
@@ -171,10 +171,9 @@ pub struct EpochTable {
 }
 
 impl EpochTable {
-    fn record(store: &mut Vec<(String, f64)>, names: &HashMap<String, String>, state: MetricState) {
+    fn record(store: &mut Vec<(String, f64)>, names: &HashMap<MetricId, String>, state: MetricState) {
         if let MetricState::Numeric(entry, Some(value)) = state {
-            let id = format!("{:?}", entry.metric_id);
-            let name = names.get(&id).cloned().unwrap_or(id);
+            let name = names.get(&entry.metric_id).cloned().unwrap_or_else(|| format!("{:?}", entry.metric_id));
             match store.iter_mut().find(|(n, _)| *n == name) {
                 Some(slot) => slot.1 = value.current(),
                 None => store.push((name, value.current())),
@@ -245,6 +244,6 @@ impl MetricsRenderer for EpochTable {
     fn manual_close(&mut self) {}
 
     fn register_metric(&mut self, definition: MetricDefinition) {
-        self.names.insert(format!("{:?}", definition.metric_id), definition.name.to_string());
+        self.names.insert(definition.metric_id, definition.name.to_string());
     }
 }

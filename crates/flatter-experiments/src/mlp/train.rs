@@ -72,15 +72,21 @@ pub struct MlpData {
     pub description: String,
 }
 
-/// Loads Fashion-MNIST (checksums verified) and takes the scale's seeded class-balanced subsets.
-pub fn load_data(scale: &MlpScale, data_dir: Option<&Path>) -> anyhow::Result<MlpData> {
+/// Fashion-MNIST (checksums verified) as seeded class-balanced subsets of
+/// `train_per_class` and `test_per_class` images per class (the whole split
+/// when that is all of it): the data of both MLP experiments.
+pub fn fashion_subsets(train_per_class: usize, test_per_class: usize, subset_seed: u64, data_dir: Option<&Path>) -> anyhow::Result<(ImageDataset, ImageDataset)> {
     let train = FashionMnist::load(data_dir, Split::Train, Verify::Strict).context("loading the Fashion-MNIST training split")?;
     let test = FashionMnist::load(data_dir, Split::Test, Verify::Strict).context("loading the Fashion-MNIST test split")?;
     let subset = |d: ImageDataset, per_class: usize, full: usize| -> anyhow::Result<ImageDataset> {
-        Ok(if per_class * d.num_classes == d.n && per_class * 10 == full { d } else { d.subset_per_class(per_class, scale.subset_seed)? })
+        Ok(if per_class * d.num_classes == d.n && per_class * 10 == full { d } else { d.subset_per_class(per_class, subset_seed)? })
     };
-    let train = subset(train, scale.train_per_class, 60_000)?;
-    let test = subset(test, scale.test_per_class, 10_000)?;
+    Ok((subset(train, train_per_class, 60_000)?, subset(test, test_per_class, 10_000)?))
+}
+
+/// Loads Fashion-MNIST (checksums verified) and takes the scale's seeded class-balanced subsets.
+pub fn load_data(scale: &MlpScale, data_dir: Option<&Path>) -> anyhow::Result<MlpData> {
+    let (train, test) = fashion_subsets(scale.train_per_class, scale.test_per_class, scale.subset_seed, data_dir)?;
     Ok(MlpData { train: ImageBatcher::new(&train), test: ImageBatcher::new(&test), description: dataset_description(scale) })
 }
 

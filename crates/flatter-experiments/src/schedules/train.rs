@@ -9,7 +9,6 @@ use anyhow::Context as _;
 use burn::module::Module as _;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use flatter_data::{FashionMnist, Split, Verify};
 use flatter_device::BackendKind;
 use flatter_optim::rng::{RandomStream, Streams};
 use flatter_optim::{ExpectedLoss, HeavyBallConfig, LabelFlip};
@@ -22,7 +21,7 @@ use crate::harness::io::{write_atomic, write_json, write_record};
 use crate::harness::plan::{Job, run_dir};
 use crate::harness::TrainCtx;
 use crate::mlp::model::{Mlp, MlpConfig};
-use crate::mlp::train::accuracy;
+use crate::mlp::train::{accuracy, fashion_subsets};
 use crate::schedules::{CLASSES, EpochPoint, SchedRun, SchedRunSummary, SchedScale, SchedulesExp, Task};
 
 /// The model of a scale: Fig. 5's 6-layer MLP (ReLU after layers 1–4, tanh after 5).
@@ -44,11 +43,7 @@ pub struct Prepared {
 /// backend's generator (this setup runs alone: `SETUP_SEEDS_BACKEND`).
 pub fn prepare(ctx: &TrainCtx<'_, SchedulesExp>) -> anyhow::Result<Prepared> {
     let scale = ctx.scale;
-    let dir = ctx.inv.data_dir.as_deref();
-    let train = FashionMnist::load(dir, Split::Train, Verify::Strict).context("loading the Fashion-MNIST training split")?;
-    let test = FashionMnist::load(dir, Split::Test, Verify::Strict).context("loading the Fashion-MNIST test split")?;
-    let train = if scale.train_per_class == 6000 { train } else { train.subset_per_class(scale.train_per_class, scale.subset_seed)? };
-    let test = if scale.test_per_class == 1000 { test } else { test.subset_per_class(scale.test_per_class, scale.subset_seed)? };
+    let (train, test) = fashion_subsets(scale.train_per_class, scale.test_per_class, scale.subset_seed, ctx.inv.data_dir.as_deref())?;
     let hessian = train.subset_per_class(scale.hessian_per_class, scale.subset_seed)?;
     let device = ctx.backend.autodiff_device()?;
     let mut initial = Vec::new();
