@@ -131,16 +131,14 @@ impl Optimizer for HeavyBall {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let beta = self.beta_or_panic(lr);
-        let momentum = match state {
-            // π₀ = 0, so π₁ = −g: one pass instead of three.
-            None => grad.neg(),
-            Some(state) if beta == 0.0 => {
-                drop(state);
-                grad.neg()
-            }
-            Some(state) => state.momentum.mul_scalar(beta).sub(grad),
-        };
-        let tensor = tensor.add(momentum.clone().mul_scalar(lr));
+        // π₀ = 0, so π₁ = −g; with β = 0 the old π is dropped the same way
+        // (0·π would turn an infinite π into NaN).
+        let momentum = state.filter(|_| beta != 0.0).map(|state| state.momentum);
+        // Eq. (1): π ← βπ − g, w ← w + ηπ. On flex this is one fused,
+        // multithreaded pass with the bits of Burn's ops
+        // (`flatter_kernels::reference::heavy_ball`), which every other
+        // backend runs.
+        let (tensor, momentum) = flatter_kernels::heavy_ball(tensor, grad, momentum, beta, lr);
         (tensor, Some(HeavyBallState { momentum }))
     }
 

@@ -1,0 +1,189 @@
+//! The kernels on flex tensors: recognising a flex `f32` tensor behind Burn's
+//! dispatch tensor, running [`crate::elementwise`] over its storage in rayon
+//! chunks, and tanh's backward pass as a Burn autodiff operation.
+//!
+//! Anything that is not a flex `f32` tensor is handed back untouched (`Err`),
+//! and the caller runs [`crate::reference`].
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::backend::{
+    Autodiff, BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind,
+    GradientCheckpointingStrategy,
+};
+use burn::tensor::{DType, Tensor, TensorData};
+use rayon::prelude::*;
+
+use crate::elementwise;
+
+/// Elements per rayon task: large enough that a task outweighs its
+/// scheduling (a few µs of work), small enough to split a 512×512 layer.
+const CHUNK: usize = 1 << 15;
+
+/// Where a tensor lives, as far as the kernels care.
+enum Route {
+    /// A flex tensor outside autodiff (what an optimizer step sees).
+    Plain,
+    /// A flex tensor on an autodiff device without gradient checkpointing.
+    Autodiff,
+    /// Anything else: another backend, another dtype, checkpointing.
+    Other,
+}
+
+fn route(dispatch: &DispatchTensor) -> Route {
+    use burn::backend::TensorMetadata;
+    if dispatch.dtype() != DType::F32 {
+        return Route::Other;
+    }
+    match (&dispatch.kind, dispatch.autodiff) {
+        (DispatchTensorKind::Flex(BackendTensor::Float(_)), DispatchAutodiffContext::Disabled) => Route::Plain,
+        (
+            DispatchTensorKind::Autodiff(inner),
+            DispatchAutodiffContext::Enabled(GradientCheckpointingStrategy::Disabled),
+        ) if matches!(**inner, DispatchTensorKind::Flex(BackendTensor::Autodiff(_))) => Route::Autodiff,
+        _ => Route::Other,
+    }
+}
+
+pub(crate) fn applies_to<const D: usize>(tensor: &Tensor<D>) -> bool {
+    !matches!(route(&tensor.clone().into_dispatch()), Route::Other)
+}
+
+/// The flex primitive of a tensor already routed `Plain`.
+fn plain(dispatch: DispatchTensor) -> FlexTensor {
+    match dispatch.kind {
+        DispatchTensorKind::Flex(BackendTensor::Float(t)) => t,
+        _ => unreachable!("routed Plain"),
+    }
+}
+
+fn wrap<const D: usize>(t: FlexTensor) -> Tensor<D> {
+    Tensor::from_primitive::<Flex>(t)
+}
+
+/// A flex `f32` tensor whose storage this code may write: the tensor itself
+/// when it is unique and contiguous from offset 0, else a contiguous copy.
+fn owned(t: FlexTensor) -> FlexTensor {
+    match t.layout().contiguous_offsets() {
+        Some((0, _)) if t.is_unique() => t,
+        _ => {
+            let shape = t.layout().shape().clone();
+            let values: Vec<f32> = t.to_contiguous().storage::<f32>()[..shape.num_elements()].to_vec();
+            FlexTensor::from_data(TensorData::new(values, shape))
+        }
+    }
+}
+
+/// A flex `f32` tensor's elements in row-major order, borrowed when possible.
+fn contiguous(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) => s.into(),
+        None => {
+            let c = t.to_contiguous();
+            let n = c.layout().shape().num_elements();
+            c.storage::<f32>()[..n].to_vec().into()
+        }
+    }
+}
+
+fn values_mut(t: &mut FlexTensor) -> &mut [f32] {
+    let n = t.layout().shape().num_elements();
+    // `t` came from `owned`, so this never copies.
+    &mut t.storage_mut::<f32>()[..n]
+}
+
+#[allow(clippy::type_complexity)]
+pub(crate) fn heavy_ball<const D: usize>(
+    weights: Tensor<D>,
+    grad: Tensor<D>,
+    momentum: Option<Tensor<D>>,
+    beta: f64,
+    lr: f64,
+) -> Result<(Tensor<D>, Tensor<D>), (Tensor<D>, Tensor<D>, Option<Tensor<D>>)> {
+    let (w, g) = (weights.into_dispatch(), grad.into_dispatch());
+    let m = momentum.map(Tensor::into_dispatch);
+    let all_plain = matches!(route(&w), Route::Plain)
+        && matches!(route(&g), Route::Plain)
+        && m.as_ref().is_none_or(|m| matches!(route(m), Route::Plain));
+    let same_shape = {
+        use burn::backend::TensorMetadata;
+        w.shape() == g.shape() && m.as_ref().is_none_or(|m| m.shape() == w.shape())
+    };
+    if !(all_plain && same_shape) {
+        return Err((Tensor::from_dispatch(w), Tensor::from_dispatch(g), m.map(Tensor::from_dispatch)));
+    }
+    let (mut w, g) = (owned(plain(w)), plain(g));
+    // Burn's `mul_scalar` on flex rounds the scalar to f32 (scalar_op); so do we.
+    let (beta, lr) = (beta as f32, lr as f32);
+    let grad = contiguous(&g);
+    let first = m.is_none();
+    let mut pi = match m {
+        Some(m) => owned(plain(m)),
+        None => FlexTensor::zeros(w.layout().shape().clone(), DType::F32),
+    };
+    {
+        let (wv, pv) = (values_mut(&mut w), values_mut(&mut pi));
+        let chunks = wv.par_chunks_mut(CHUNK).zip(pv.par_chunks_mut(CHUNK)).zip(grad.par_chunks(CHUNK));
+        chunks.for_each(|((wc, pc), gc)| {
+            if first {
+                elementwise::heavy_ball_first(wc, pc, gc, lr);
+            } else {
+                elementwise::heavy_ball_step(wc, pc, gc, beta, lr);
+            }
+        });
+    }
+    drop(grad);
+    Ok((wrap(w), wrap(pi)))
+}
+
+/// `tanh` of a flex tensor, into its own storage when it is unique.
+fn tanh_forward(x: FlexTensor) -> FlexTensor {
+    let mut y = owned(x);
+    values_mut(&mut y).par_chunks_mut(CHUNK).for_each(elementwise::tanh_in_place);
+    y
+}
+
+/// tanh's backward pass from the saved output y: `grad · (1 − y²)`.
+#[derive(Debug)]
+struct TanhFromOutput;
+
+impl Backward<Flex, 1> for TanhFromOutput {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let y = ops.state;
+        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+            let mut grad = owned(grad);
+            let y = contiguous(&y);
+            values_mut(&mut grad)
+                .par_chunks_mut(CHUNK)
+                .zip(y.par_chunks(CHUNK))
+                .for_each(|(g, y)| elementwise::tanh_backward_in_place(g, y));
+            grad
+        });
+    }
+}
+
+pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>> {
+    let x = x.into_dispatch();
+    match route(&x) {
+        Route::Plain => Ok(wrap(tanh_forward(plain(x)))),
+        Route::Autodiff => {
+            let x = Tensor::<D>::from_dispatch(x)
+                .try_into_primitive::<Autodiff<Flex>>()
+                .expect("routed Autodiff: a flex tensor without checkpointing");
+            let (primitive, node) = x.into_parts();
+            let y = match TanhFromOutput.prepare::<burn::backend::autodiff::checkpoint::strategy::NoCheckpointing>([node]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let y = tanh_forward(primitive);
+                    prep.finish(y.clone(), y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(tanh_forward(primitive)),
+            };
+            Ok(Tensor::from_primitive::<Autodiff<Flex>>(y))
+        }
+        Route::Other => Err(Tensor::from_dispatch(x)),
+    }
+}
