@@ -26,12 +26,14 @@ impl Activation {
         }
     }
 
-    /// φ applied elementwise.
+    /// φ applied elementwise. tanh is `flatter_kernels::tanh`: on flex `f32`
+    /// a vectorised tanh within 1 ulp of the correctly rounded value, with a
+    /// one-pass backward from its output (issue 14); Burn's tanh elsewhere.
     #[cfg(feature = "train")]
     pub fn apply<const D: usize>(self, z: burn::tensor::Tensor<D>) -> burn::tensor::Tensor<D> {
         match self {
             Activation::Linear => z,
-            Activation::Tanh => burn::tensor::activation::tanh(z),
+            Activation::Tanh => flatter_kernels::tanh(z),
             Activation::Relu => burn::tensor::activation::relu(z),
         }
     }
