@@ -82,7 +82,7 @@ fn time(reps: usize, device: &Device, mut step: impl FnMut()) -> f64 {
 fn mlp_step(device: &Device, reps: usize) -> f64 {
     // The Fashion-MNIST MLP: 6 linear layers, width 512, batch 128.
     let widths = [784, 512, 512, 512, 512, 512, 10];
-    let mut model = Mlp {
+    let model = Mlp {
         layers: widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect(),
         relu: Relu::new(),
     };
@@ -90,10 +90,13 @@ fn mlp_step(device: &Device, reps: usize) -> f64 {
     let x = Tensor::<2>::random([128, 784], Distribution::Normal(0.0, 1.0), device);
     let y = labels(128, device);
     let loss_fn = ExpectedLoss::hard(10).unwrap();
+    // The model moves into the step, as in a training loop.
+    let mut slot = Some(model);
     time(reps, device, || {
+        let model = slot.take().expect("the step puts the model back");
         let loss = loss_fn.loss(model.forward(x.clone()), y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(0.01, model.clone(), grads);
+        slot = Some(optim.step(0.01, model, grads));
     })
 }
 
@@ -101,15 +104,18 @@ fn conv_step(device: &Device, reps: usize) -> f64 {
     // ResNet-like 3x3 convolutions at CIFAR scale: 64 channels, 32x32, batch 16.
     let mut convs = vec![Conv2dConfig::new([3, 64], [3, 3]).with_padding(PaddingConfig2d::Same).with_bias(false).init(device)];
     convs.push(Conv2dConfig::new([64, 64], [3, 3]).with_padding(PaddingConfig2d::Same).with_bias(false).init(device));
-    let mut model = ConvStack { convs, head: LinearConfig::new(64, 10).init(device), relu: Relu::new() };
+    let model = ConvStack { convs, head: LinearConfig::new(64, 10).init(device), relu: Relu::new() };
     let mut optim = optimizer();
     let x = Tensor::<4>::random([16, 3, 32, 32], Distribution::Normal(0.0, 1.0), device);
     let y = labels(16, device);
     let loss_fn = ExpectedLoss::hard(10).unwrap();
+    // The model moves into the step, as in a training loop.
+    let mut slot = Some(model);
     time(reps, device, || {
+        let model = slot.take().expect("the step puts the model back");
         let loss = loss_fn.loss(model.forward(x.clone()), y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(0.01, model.clone(), grads);
+        slot = Some(optim.step(0.01, model, grads));
     })
 }
 

@@ -126,7 +126,10 @@ impl BackendKind {
         }
         Ok(match self {
             #[cfg(feature = "flex")]
-            BackendKind::Flex => Device::flex(),
+            BackendKind::Flex => {
+                keep_freed_memory();
+                Device::flex()
+            }
             #[cfg(feature = "ndarray")]
             #[allow(deprecated)] // burn-ndarray is deprecated upstream; we keep it as a reference backend.
             BackendKind::NdArray => Device::ndarray(),
@@ -173,6 +176,46 @@ impl FromStr for BackendKind {
 pub fn default_autodiff_device() -> Result<(BackendKind, Device), BackendError> {
     let kind = BackendKind::from_env()?;
     Ok((kind, kind.autodiff_device()?))
+}
+
+/// Tells glibc's allocator to keep what a training step frees, once per
+/// process, when flex is chosen (issue 14).
+///
+/// Flex allocates a fresh buffer for most tensors it creates, and a step
+/// frees them all again. By default glibc serves buffers over 128 KiB (a
+/// threshold that adapts only up to 32 MiB) with their own `mmap` and gives
+/// memory at the heap's top back to the OS beyond 128 KiB, so every step
+/// page-faults and zeroes the same megabytes again: 3.7% of the paper-width
+/// MLP's step was in the kernel's page-fault handler, and the step ran 15–20%
+/// faster without it (`docs/bench/profile-2026-12-02.md`). This sets the
+/// mmap threshold to its 32 MiB maximum and the trim threshold to 1 GiB,
+/// the same as `MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824`.
+/// The cost is that a process keeps up to its peak working set until it
+/// exits. Setting either variable (or `MALLOC_ARENA_MAX`-style tuning of
+/// one's own) leaves glibc's settings alone; other C libraries are untouched.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let user_tuned = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some());
+            if !user_tuned {
+                mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            }
+        });
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn mallopt(param: libc::c_int, value: libc::c_int) {
+    // SAFETY: mallopt only changes glibc's allocation thresholds; it takes
+    // malloc's own lock, so it is safe with other threads allocating. A
+    // rejected value leaves the setting as it was (return value 0).
+    let _ = unsafe { libc::mallopt(param, value) };
 }
 
 /// wgpu's Vulkan loader and Mesa want a writable `XDG_RUNTIME_DIR`; headless

@@ -59,11 +59,15 @@ impl<const D: usize, O: Optimizer> Params<D, O> {
     }
 
     fn step(&mut self, optim: &O) {
-        for (w, g, state) in self.items.iter_mut() {
-            let (new_w, new_state) = optim.step(LR, w.clone(), g.clone(), state.take());
-            *w = new_w;
-            *state = new_state;
-        }
+        // The weights move into the step, as in a training loop, so an
+        // optimizer may update them in place.
+        self.items = std::mem::take(&mut self.items)
+            .into_iter()
+            .map(|(w, g, state)| {
+                let (w, state) = optim.step(LR, w, g.clone(), state);
+                (w, g, state)
+            })
+            .collect();
     }
 
     fn numel(&self) -> usize {

@@ -301,7 +301,7 @@ pub fn mlp_rate(device: &Device, width: usize, batch: usize, timing: Timing) -> 
 
 fn train_rate<M: Module + Clone, const D: usize>(
     device: &Device,
-    mut model: M,
+    model: M,
     x: Tensor<D>,
     batch: usize,
     timing: Timing,
@@ -310,10 +310,14 @@ fn train_rate<M: Module + Clone, const D: usize>(
     let mut optim = HeavyBallConfig::new(MomentumRule::fixed(0.9).expect("0.9 is a valid β")).init().expect("a valid rule");
     let y: Tensor<1, Int> = Tensor::<1>::random([batch], Distribution::Uniform(0.0, 9.999), device).int();
     let loss_fn = ExpectedLoss::hard(10).expect("10 classes");
+    // The model moves into the step, as in the experiments' loops (and
+    // PyTorch's in-place update), so the optimizer may write its buffers.
+    let mut slot = Some(model);
     median_rate(device, batch, timing, || {
+        let model = slot.take().expect("the step puts the model back");
         let loss = loss_fn.loss(forward(&model, x.clone()), y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(0.01, model.clone(), grads);
+        slot = Some(optim.step(0.01, model, grads));
     })
 }
 
