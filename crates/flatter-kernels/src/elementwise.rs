@@ -143,3 +143,92 @@ pub fn tanh_backward_in_place(grad: &mut [f32], output: &[f32]) {
         }
     });
 }
+
+/// Lanes of the partial sums in [`lane_sum`]: independent accumulators, so a
+/// sum vectorises without reassociating any one of them.
+const LANES: usize = 16;
+
+/// Σ f(x_i) over a slice, as 16 f32 lane sums added in f64 at the end. Rows
+/// of a BatchNorm channel are at most H·W = 1024 long here, 64 terms a lane.
+#[inline(always)]
+fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f64 {
+    let mut acc = [0.0f32; LANES];
+    let full = len / LANES * LANES;
+    for base in (0..full).step_by(LANES) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += f(base + l);
+        }
+    }
+    let mut total: f64 = acc.iter().map(|&a| a as f64).sum();
+    for i in full..len {
+        total += f(i) as f64;
+    }
+    total
+}
+
+/// BatchNorm's batch statistics over one channel's rows (each row is the
+/// H·W values of one image): the mean, then the biased variance as the mean
+/// squared deviation from it (two passes, as Burn's default does).
+pub fn channel_mean_var(rows: &[&[f32]]) -> (f32, f32) {
+    let n: usize = rows.iter().map(|r| r.len()).sum();
+    let sum: f64 = vectorize(|| rows.iter().map(|r| lane_sum(r.len(), |i| r[i])).sum());
+    let mean = (sum / n as f64) as f32;
+    let sq: f64 = vectorize(|| {
+        rows.iter()
+            .map(|r| {
+                lane_sum(r.len(), |i| {
+                    let d = r[i] - mean;
+                    d * d
+                })
+            })
+            .sum()
+    });
+    (mean, (sq / n as f64) as f32)
+}
+
+/// BatchNorm's output for one row: `y = (x − mean)·scale + shift`, with
+/// `scale = γ/√(var + ε)` and `shift = β`.
+pub fn batch_norm_row(x: &[f32], out: &mut [f32], mean: f32, scale: f32, shift: f32) {
+    assert_eq!(x.len(), out.len(), "batch_norm_row: slice lengths differ");
+    vectorize(|| {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = (v - mean) * scale + shift;
+        }
+    });
+}
+
+/// The two sums BatchNorm's backward pass needs for one channel, over rows of
+/// the input and of the output gradient: Σ g and Σ g·x̂, x̂ = (x − mean)·inv_std.
+pub fn channel_grad_sums(x_rows: &[&[f32]], g_rows: &[&[f32]], mean: f32, inv_std: f32) -> (f64, f64) {
+    vectorize(|| {
+        let mut sum_g = 0.0;
+        let mut sum_gx = 0.0;
+        for (x, g) in x_rows.iter().zip(g_rows) {
+            sum_g += lane_sum(g.len(), |i| g[i]);
+            sum_gx += lane_sum(g.len(), |i| g[i] * ((x[i] - mean) * inv_std));
+        }
+        (sum_g, sum_gx)
+    })
+}
+
+/// BatchNorm's input gradient for one row:
+/// `dx = γ·inv_std·(g − mean(g) − x̂·mean(g·x̂))`, x̂ = (x − mean)·inv_std.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward_row(
+    x: &[f32],
+    g: &[f32],
+    dx: &mut [f32],
+    mean: f32,
+    inv_std: f32,
+    scale: f32,
+    mean_g: f32,
+    mean_gx: f32,
+) {
+    assert!(x.len() == g.len() && g.len() == dx.len(), "batch_norm_backward_row: slice lengths differ");
+    vectorize(|| {
+        for ((d, &v), &gi) in dx.iter_mut().zip(x).zip(g) {
+            let xhat = (v - mean) * inv_std;
+            *d = scale * (gi - mean_g - xhat * mean_gx);
+        }
+    });
+}

@@ -13,6 +13,8 @@ use burn::backend::{
     Autodiff, BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind,
     GradientCheckpointingStrategy,
 };
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::tensor::module::BatchNormTrainOutput;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
@@ -175,7 +177,7 @@ pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>>
                 .try_into_primitive::<Autodiff<Flex>>()
                 .expect("routed Autodiff: a flex tensor without checkpointing");
             let (primitive, node) = x.into_parts();
-            let y = match TanhFromOutput.prepare::<burn::backend::autodiff::checkpoint::strategy::NoCheckpointing>([node]).compute_bound().stateful() {
+            let y = match TanhFromOutput.prepare::<NoCheckpointing>([node]).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => {
                     let y = tanh_forward(primitive);
                     prep.finish(y.clone(), y)
@@ -186,4 +188,142 @@ pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>>
         }
         Route::Other => Err(Tensor::from_dispatch(x)),
     }
+}
+
+/// The rows of a contiguous `[batch, channels, rest…]` buffer that belong to
+/// channel `c`: one slice of `rest` elements per image.
+fn channel_rows(values: &[f32], batch: usize, channels: usize, c: usize) -> Vec<&[f32]> {
+    let row = values.len() / (batch * channels);
+    (0..batch).map(|b| &values[(b * channels + c) * row..][..row]).collect()
+}
+
+/// `[batch, channels]` and the row length of a `[batch, channels, rest…]` shape.
+fn bn_dims(t: &FlexTensor) -> (usize, usize) {
+    let shape = t.layout().shape();
+    (shape[0], shape[1])
+}
+
+fn vector(values: Vec<f32>) -> FlexTensor {
+    let n = values.len();
+    FlexTensor::from_data(TensorData::new(values, [n]))
+}
+
+/// BatchNorm in training mode on flex: per-channel mean and biased variance,
+/// then `y = (x − mean)·γ/√(var + ε) + β`. Returns `(y, mean, var)`.
+fn batch_norm_forward(x: &FlexTensor, gamma: &[f32], beta: &[f32], epsilon: f64) -> (FlexTensor, Vec<f32>, Vec<f32>) {
+    let (batch, channels) = bn_dims(x);
+    let xs = contiguous(x);
+    let stats: Vec<(f32, f32)> =
+        (0..channels).into_par_iter().map(|c| elementwise::channel_mean_var(&channel_rows(&xs, batch, channels, c))).collect();
+    let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
+    let scale: Vec<f32> = (0..channels).map(|c| gamma[c] * inv_std(var[c], epsilon)).collect();
+    let mut out = FlexTensor::zeros(x.layout().shape().clone(), DType::F32);
+    let row = xs.len() / (batch * channels);
+    values_mut(&mut out).par_chunks_mut(row).zip(xs.par_chunks(row)).enumerate().for_each(|(r, (o, xr))| {
+        let c = r % channels;
+        elementwise::batch_norm_row(xr, o, mean[c], scale[c], beta[c]);
+    });
+    (out, mean, var)
+}
+
+/// 1/√(var + ε) in f32, as Burn's default computes it (`recip(sqrt(var + ε))`).
+fn inv_std(var: f32, epsilon: f64) -> f32 {
+    1.0 / (var + epsilon as f32).sqrt()
+}
+
+/// BatchNorm's gradients: `(dx, dγ, dβ)`.
+fn batch_norm_backward(
+    x: &FlexTensor,
+    gamma: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    epsilon: f64,
+    grad: &FlexTensor,
+) -> (FlexTensor, Vec<f32>, Vec<f32>) {
+    let (batch, channels) = bn_dims(x);
+    let (xs, gs) = (contiguous(x), contiguous(grad));
+    let n = (xs.len() / channels) as f64;
+    let inv: Vec<f32> = var.iter().map(|&v| inv_std(v, epsilon)).collect();
+    let sums: Vec<(f64, f64)> = (0..channels)
+        .into_par_iter()
+        .map(|c| {
+            elementwise::channel_grad_sums(
+                &channel_rows(&xs, batch, channels, c),
+                &channel_rows(&gs, batch, channels, c),
+                mean[c],
+                inv[c],
+            )
+        })
+        .collect();
+    let mut dx = FlexTensor::zeros(x.layout().shape().clone(), DType::F32);
+    let row = xs.len() / (batch * channels);
+    values_mut(&mut dx).par_chunks_mut(row).zip(xs.par_chunks(row).zip(gs.par_chunks(row))).enumerate().for_each(
+        |(r, (d, (xr, gr)))| {
+            let c = r % channels;
+            let (sum_g, sum_gx) = sums[c];
+            let (mean_g, mean_gx) = ((sum_g / n) as f32, (sum_gx / n) as f32);
+            elementwise::batch_norm_backward_row(xr, gr, d, mean[c], inv[c], gamma[c] * inv[c], mean_g, mean_gx);
+        },
+    );
+    let dbeta = sums.iter().map(|&(g, _)| g as f32).collect();
+    let dgamma = sums.iter().map(|&(_, gx)| gx as f32).collect();
+    (dx, dgamma, dbeta)
+}
+
+#[derive(Debug)]
+struct BatchNormOps;
+
+impl Backward<Flex, 3> for BatchNormOps {
+    /// The input, γ, the batch mean and variance, and ε.
+    type State = (FlexTensor, FlexTensor, Vec<f32>, Vec<f32>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, mean, var, epsilon) = ops.state;
+        let (dx, dgamma, dbeta) = batch_norm_backward(&x, &contiguous(&gamma), &mean, &var, epsilon, &grad);
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, dx);
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, vector(dgamma));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, vector(dbeta));
+        }
+    }
+}
+
+#[allow(clippy::type_complexity)]
+pub(crate) fn batch_norm_train<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> Result<BatchNormTrainOutput<D>, (Tensor<D>, Tensor<1>, Tensor<1>)> {
+    let device = x.device();
+    let (xd, gd, bd) = (x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch());
+    let routed = [&xd, &gd, &bd].iter().all(|t| matches!(route(t), Route::Autodiff));
+    if !routed || D < 2 {
+        return Err((Tensor::from_dispatch(xd), Tensor::from_dispatch(gd), Tensor::from_dispatch(bd)));
+    }
+    let ad = |d: DispatchTensor| {
+        Tensor::<1>::from_dispatch(d).try_into_primitive::<Autodiff<Flex>>().expect("routed Autodiff").into_parts()
+    };
+    let (xp, xn) = Tensor::<D>::from_dispatch(xd).try_into_primitive::<Autodiff<Flex>>().expect("routed Autodiff").into_parts();
+    let ((gp, gn), (bp, bn)) = (ad(gd), ad(bd));
+    let (out, mean, var) = batch_norm_forward(&xp, &contiguous(&gp), &contiguous(&bp), epsilon);
+    // The statistics as untracked tensors on the autodiff device, as Burn
+    // returns them (C values each: a copy costs nothing).
+    let stat = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
+    let (mean_t, var_t) = (stat(&mean), stat(&var));
+    let output = match BatchNormOps.prepare::<NoCheckpointing>([xn, gn, bn]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish((xp, gp, mean, var, epsilon), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Ok(BatchNormTrainOutput {
+        output: Tensor::from_primitive::<Autodiff<Flex>>(output),
+        mean: mean_t,
+        variance: var_t,
+    })
 }

@@ -82,3 +82,48 @@ pub fn applies_to<const D: usize>(tensor: &Tensor<D>) -> bool {
         false
     }
 }
+
+/// BatchNorm in training mode (batch statistics), differentiable in `x`, γ
+/// and β: Burn's `burn::tensor::module::batch_norm_train`, whose result type
+/// it returns. On flex with autodiff (no checkpointing) the statistics, the
+/// output and the backward pass are each one multithreaded pass per channel
+/// or row over the `[batch, channels, …]` buffer; Burn's default for flex is
+/// some ten tensor ops each way, with layout copies for its reductions.
+/// Elsewhere it is [`reference::batch_norm_train`].
+pub fn batch_norm_train<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> burn::tensor::module::BatchNormTrainOutput<D> {
+    #[cfg(feature = "flex")]
+    let (x, gamma, beta) = match flex::batch_norm_train(x, gamma, beta, epsilon) {
+        Ok(out) => return out,
+        Err(inputs) => inputs,
+    };
+    reference::batch_norm_train(x, gamma, beta, epsilon)
+}
+
+/// `burn::nn::BatchNorm::forward` with its training path through
+/// [`batch_norm_train`]: the same choice of path (an autodiff device and the
+/// layer's training flag), the same running-statistics update
+/// (`running ← running·(1 − momentum) + batch·momentum`, biased variance),
+/// and Burn's inference path unchanged. The module, its parameters and its
+/// record are Burn's.
+pub fn batch_norm<const D: usize>(bn: &burn::nn::BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let [channels] = bn.gamma.shape().dims();
+    assert!(D >= 2 && x.dims()[1] == channels, "batch_norm: expected [batch, {channels}, …], got {:?}", x.dims());
+    if !(x.device().is_autodiff() && bn.training.is_enabled()) {
+        return bn.forward(x);
+    }
+    let device = x.device();
+    let result = batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    let running = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
+        let value = state.value_sync().to_device(&device);
+        let value = value.mul_scalar(1.0 - bn.momentum).add(batch.detach().mul_scalar(bn.momentum));
+        state.update(value.detach());
+    };
+    running(&bn.running_mean, result.mean);
+    running(&bn.running_var, result.variance);
+    result.output
+}

@@ -25,3 +25,14 @@ pub fn heavy_ball<const D: usize>(
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     x.tanh()
 }
+
+/// Burn's BatchNorm in training mode (its default for flex is composed of
+/// tensor ops; autodiff differentiates it as one operation).
+pub fn batch_norm_train<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> burn::tensor::module::BatchNormTrainOutput<D> {
+    burn::tensor::module::batch_norm_train(x, gamma, beta, epsilon)
+}

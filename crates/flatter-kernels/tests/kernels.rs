@@ -226,3 +226,80 @@ fn with_gradient_checkpointing_tanh_is_burns() {
     let g_ref = x.clone().tanh().sum().backward();
     assert_eq!(dx, bits(&x.grad(&g_ref).unwrap()));
 }
+
+fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.to_data().try_to_vec::<f32>().unwrap()
+}
+
+/// |a − b| ≤ rel·max|b| element-wise: errors measured against the tensor's
+/// scale, since BatchNorm's gradients cancel to near 0 in places.
+fn assert_close_scaled(ours: &[f32], burns: &[f32], rel: f32, what: &str) {
+    let scale = burns.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+    for (i, (&a, &b)) in ours.iter().zip(burns).enumerate() {
+        assert!((a - b).abs() <= rel * scale, "{what}[{i}]: {a} vs Burn's {b} (scale {scale})");
+    }
+}
+
+/// Both BatchNorm paths on the same inputs: output, batch statistics, and
+/// the gradients of L = Σ w ⊙ BN(x) in x, γ and β.
+fn batch_norm_case(shape: [usize; 4], seed: u64) {
+    let (flex, _) = devices();
+    let ad = flex.autodiff();
+    let n: usize = shape.iter().product();
+    let c = shape[1];
+    // Per-channel offsets and scales, so the statistics are not all ~0 and ~1.
+    let xv: Vec<f32> = values(n, seed, 1.0).iter().enumerate().map(|(i, v)| v * 3.0 + ((i / (n / shape[0] / c)) % c) as f32).collect();
+    let (wv, gv, bv) = (values(n, seed + 1, 1.0), values(c, seed + 2, 1.5), values(c, seed + 3, 0.5));
+    let run = |fused: bool| {
+        let x = tensor(xv.clone(), shape, &ad).require_grad();
+        let gamma = tensor(gv.clone(), [c], &ad).require_grad();
+        let beta = tensor(bv.clone(), [c], &ad).require_grad();
+        if fused {
+            assert!(applies_to(&x) && applies_to(&gamma), "the fused BatchNorm must run on autodiff flex");
+        }
+        let f = if fused { flatter_kernels::batch_norm_train::<4> } else { reference::batch_norm_train::<4> };
+        let out = f(x.clone(), gamma.clone(), beta.clone(), 1e-5);
+        let grads = (out.output.clone() * tensor(wv.clone(), shape, &ad)).sum().backward();
+        [
+            vec_of(out.output),
+            vec_of(out.mean),
+            vec_of(out.variance),
+            vec_of(x.grad(&grads).unwrap()),
+            vec_of(gamma.grad(&grads).unwrap()),
+            vec_of(beta.grad(&grads).unwrap()),
+        ]
+    };
+    let (ours, burns) = (run(true), run(false));
+    for (k, what) in ["output", "mean", "variance", "dL/dx", "dL/dγ", "dL/dβ"].iter().enumerate() {
+        assert_close_scaled(&ours[k], &burns[k], 2e-5, &format!("{what} {shape:?}"));
+    }
+}
+
+#[test]
+fn batch_norm_on_flex_matches_burns_in_value_and_gradient() {
+    batch_norm_case([3, 5, 7, 6], 20); // rows of 42: not a multiple of the 16 lanes
+    batch_norm_case([16, 8, 32, 32], 21); // the cpu-scale ResNet's first stage
+    batch_norm_case([64, 64, 2, 2], 22); // many channels, short rows
+}
+
+#[test]
+fn the_batch_norm_layer_keeps_burns_running_statistics_and_inference() {
+    use burn::module::Module;
+    use burn::nn::BatchNormConfig;
+    let (flex, _) = devices();
+    let ad = flex.clone().autodiff();
+    let ours = BatchNormConfig::new(6).with_momentum(0.3).init(&ad);
+    let burns = ours.clone();
+    for step in 0..3 {
+        let x = tensor(values(4 * 6 * 25, 30 + step, 2.0).iter().map(|v| v + step as f32).collect(), [4, 6, 5, 5], &ad);
+        let (a, b) = (vec_of(flatter_kernels::batch_norm(&ours, x.clone())), vec_of(burns.forward(x)));
+        assert_close_scaled(&a, &b, 2e-5, "training output");
+    }
+    for (a, b) in [(&ours.running_mean, &burns.running_mean), (&ours.running_var, &burns.running_var)] {
+        assert_close_scaled(&vec_of(a.value()), &vec_of(b.value()), 1e-5, "running statistics");
+    }
+    // Inference (a plain device) is Burn's path, bit for bit.
+    let (ours, burns) = (ours.valid(), burns.valid());
+    let x = tensor(values(2 * 6 * 4, 40, 1.0), [2, 6, 2, 2], &flex);
+    assert_eq!(bits(&flatter_kernels::batch_norm(&ours, x.clone())), bits(&burns.forward(x)));
+}
