@@ -18,6 +18,7 @@ use burn::tensor::module::BatchNormTrainOutput;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
+use crate::conv::Geometry;
 use crate::elementwise;
 
 /// Elements per rayon task: large enough that a task outweighs its
@@ -79,7 +80,7 @@ fn owned(t: FlexTensor) -> FlexTensor {
 }
 
 /// A flex `f32` tensor's elements in row-major order, borrowed when possible.
-fn contiguous(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+pub(crate) fn contiguous(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => s.into(),
         None => {
@@ -231,40 +232,43 @@ fn inv_std(var: f32, epsilon: f64) -> f32 {
     1.0 / (var + epsilon as f32).sqrt()
 }
 
-/// BatchNorm's gradients: `(dx, dγ, dβ)`.
+/// BatchNorm's gradients: `(dx, dγ, dβ)`. `dx` is written over the incoming
+/// gradient's buffer when nothing else holds it (each element needs only its
+/// own g and its channel's two sums, computed first).
 fn batch_norm_backward(
     x: &FlexTensor,
     gamma: &[f32],
     mean: &[f32],
     var: &[f32],
     epsilon: f64,
-    grad: &FlexTensor,
+    grad: FlexTensor,
 ) -> (FlexTensor, Vec<f32>, Vec<f32>) {
     let (batch, channels) = bn_dims(x);
-    let (xs, gs) = (contiguous(x), contiguous(grad));
+    let xs = contiguous(x);
+    let mut dx = owned(grad);
     let n = (xs.len() / channels) as f64;
     let inv: Vec<f32> = var.iter().map(|&v| inv_std(v, epsilon)).collect();
-    let sums: Vec<(f64, f64)> = (0..channels)
-        .into_par_iter()
-        .map(|c| {
-            elementwise::channel_grad_sums(
-                &channel_rows(&xs, batch, channels, c),
-                &channel_rows(&gs, batch, channels, c),
-                mean[c],
-                inv[c],
-            )
-        })
-        .collect();
-    let mut dx = FlexTensor::zeros(x.layout().shape().clone(), DType::F32);
+    let sums: Vec<(f64, f64)> = {
+        let gs = values_mut(&mut dx);
+        (0..channels)
+            .into_par_iter()
+            .map(|c| {
+                elementwise::channel_grad_sums(
+                    &channel_rows(&xs, batch, channels, c),
+                    &channel_rows(gs, batch, channels, c),
+                    mean[c],
+                    inv[c],
+                )
+            })
+            .collect()
+    };
     let row = xs.len() / (batch * channels);
-    values_mut(&mut dx).par_chunks_mut(row).zip(xs.par_chunks(row).zip(gs.par_chunks(row))).enumerate().for_each(
-        |(r, (d, (xr, gr)))| {
-            let c = r % channels;
-            let (sum_g, sum_gx) = sums[c];
-            let (mean_g, mean_gx) = ((sum_g / n) as f32, (sum_gx / n) as f32);
-            elementwise::batch_norm_backward_row(xr, gr, d, mean[c], inv[c], gamma[c] * inv[c], mean_g, mean_gx);
-        },
-    );
+    values_mut(&mut dx).par_chunks_mut(row).zip(xs.par_chunks(row)).enumerate().for_each(|(r, (d, xr))| {
+        let c = r % channels;
+        let (sum_g, sum_gx) = sums[c];
+        let (mean_g, mean_gx) = ((sum_g / n) as f32, (sum_gx / n) as f32);
+        elementwise::batch_norm_backward_in_place(xr, d, mean[c], inv[c], gamma[c] * inv[c], mean_g, mean_gx);
+    });
     let dbeta = sums.iter().map(|&(g, _)| g as f32).collect();
     let dgamma = sums.iter().map(|&(_, gx)| gx as f32).collect();
     (dx, dgamma, dbeta)
@@ -281,7 +285,7 @@ impl Backward<Flex, 3> for BatchNormOps {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, gamma, mean, var, epsilon) = ops.state;
-        let (dx, dgamma, dbeta) = batch_norm_backward(&x, &contiguous(&gamma), &mean, &var, epsilon, &grad);
+        let (dx, dgamma, dbeta) = batch_norm_backward(&x, &contiguous(&gamma), &mean, &var, epsilon, grad);
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, dx);
         }
@@ -326,4 +330,52 @@ pub(crate) fn batch_norm_train<const D: usize>(
         mean: mean_t,
         variance: var_t,
     })
+}
+
+/// A convolution's backward pass: the input and weight gradients by
+/// batched GEMMs ([`crate::conv::backward`]).
+#[derive(Debug)]
+struct Conv2dOps;
+
+impl Backward<Flex, 2> for Conv2dOps {
+    /// The input, the weight and the geometry.
+    type State = (FlexTensor, FlexTensor, Geometry);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, w, geometry) = ops.state;
+        let (dx, dw) = crate::conv::backward(&contiguous(&x), &contiguous(&w), &contiguous(&grad), &geometry, node_x.is_some());
+        if let (Some(node), Some(dx)) = (node_x, dx) {
+            grads.register::<Flex>(node.id, dx);
+        }
+        if let Some(node) = node_w {
+            grads.register::<Flex>(node.id, dw);
+        }
+    }
+}
+
+/// A convolution without bias, groups or dilation on flex: plain tensors get
+/// the batched forward, autodiff ones the forward and [`Conv2dOps`].
+pub(crate) fn conv2d(x: Tensor<4>, weight: Tensor<4>, geometry: Geometry) -> Result<Tensor<4>, (Tensor<4>, Tensor<4>)> {
+    let (xd, wd) = (x.into_dispatch(), weight.into_dispatch());
+    match (route(&xd), route(&wd)) {
+        (Route::Plain, Route::Plain) => {
+            let (x, w) = (plain(xd), plain(wd));
+            Ok(wrap(crate::conv::forward(&contiguous(&x), &contiguous(&w), &geometry)))
+        }
+        (Route::Autodiff, Route::Autodiff) => {
+            let ad = |d: DispatchTensor| {
+                Tensor::<4>::from_dispatch(d).try_into_primitive::<Autodiff<Flex>>().expect("routed Autodiff").into_parts()
+            };
+            let ((xp, xn), (wp, wn)) = (ad(xd), ad(wd));
+            let out = crate::conv::forward(&contiguous(&xp), &contiguous(&wp), &geometry);
+            let out = match Conv2dOps.prepare::<NoCheckpointing>([xn, wn]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish((xp, wp, geometry), out),
+                OpsKind::UnTracked(prep) => prep.finish(out),
+            };
+            Ok(Tensor::from_primitive::<Autodiff<Flex>>(out))
+        }
+        _ => Err((Tensor::from_dispatch(xd), Tensor::from_dispatch(wd))),
+    }
 }

@@ -16,6 +16,8 @@
 //! the kernels against. [`heavy_ball`] gives the reference's bits exactly;
 //! [`tanh`] is within [`TANH_MAX_ULP`] of the correctly rounded tanh.
 
+#[cfg(feature = "flex")]
+mod conv;
 pub mod elementwise;
 #[cfg(feature = "flex")]
 mod flex;
@@ -126,4 +128,52 @@ pub fn batch_norm<const D: usize>(bn: &burn::nn::BatchNorm, x: Tensor<D>) -> Ten
     running(&bn.running_mean, result.mean);
     running(&bn.running_var, result.variance);
     result.output
+}
+
+/// `burn::nn::conv::Conv2d::forward`, with the convolution as batched GEMMs
+/// on flex (issue 14): the images of a group form one im2col matrix, and the
+/// forward product, the weight gradient and the input gradient are one GEMM
+/// each through flex's matmul, where flex runs one GEMM per image and a
+/// direct loop for the input gradient. It applies to convolutions without
+/// bias, groups or dilation, with `Valid` or symmetric `Explicit` padding,
+/// on flex `f32` tensors (plain, or autodiff without checkpointing); every
+/// other case is the layer's own `forward` ([`reference::conv2d`]).
+pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    let x = match conv_geometry(conv, x.dims()) {
+        Some(geometry) => match flex::conv2d(x, conv.weight.val(), geometry) {
+            Ok(out) => return out,
+            Err((x, _)) => x,
+        },
+        None => x,
+    };
+    reference::conv2d(conv, x)
+}
+
+/// Whether [`conv2d`] runs its batched GEMMs for this layer and input (else
+/// it is the layer's own `forward`).
+pub fn conv2d_applies(conv: &burn::nn::conv::Conv2d, x: &Tensor<4>) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        applies_to(x) && applies_to(&conv.weight.val()) && conv_geometry(conv, x.dims()).is_some()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = (conv, x);
+        false
+    }
+}
+
+#[cfg(feature = "flex")]
+fn conv_geometry(conv: &burn::nn::conv::Conv2d, [b, c, h, w]: [usize; 4]) -> Option<conv::Geometry> {
+    use burn::nn::PaddingConfig2d;
+    let (ph, pw) = match conv.padding {
+        PaddingConfig2d::Valid => (0, 0),
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => (top, left),
+        _ => return None,
+    };
+    let [o, c_w, kh, kw] = conv.weight.dims();
+    let [sh, sw] = conv.stride;
+    let simple = conv.bias.is_none() && conv.groups == 1 && conv.dilation == [1, 1] && c == c_w && b > 0;
+    (simple && h + 2 * ph >= kh && w + 2 * pw >= kw).then_some(conv::Geometry { b, c, h, w, o, kh, kw, sh, sw, ph, pw })
 }

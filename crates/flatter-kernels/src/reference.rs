@@ -36,3 +36,8 @@ pub fn batch_norm_train<const D: usize>(
 ) -> burn::tensor::module::BatchNormTrainOutput<D> {
     burn::tensor::module::batch_norm_train(x, gamma, beta, epsilon)
 }
+
+/// The layer's own forward pass, Burn's `conv2d`.
+pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv.forward(x)
+}

@@ -303,3 +303,58 @@ fn the_batch_norm_layer_keeps_burns_running_statistics_and_inference() {
     let x = tensor(values(2 * 6 * 4, 40, 1.0), [2, 6, 2, 2], &flex);
     assert_eq!(bits(&flatter_kernels::batch_norm(&ours, x.clone())), bits(&burns.forward(x)));
 }
+
+/// One convolution both ways on the same inputs: the output, and the
+/// gradients of L = Σ w ⊙ conv(x) in x and in the weight.
+fn conv_case(batch: usize, [c, h, w]: [usize; 3], out: usize, kernel: usize, stride: usize, padding: burn::nn::PaddingConfig2d) {
+    use burn::nn::conv::Conv2dConfig;
+    let (flex, _) = devices();
+    let ad = flex.clone().autodiff();
+    let conv = Conv2dConfig::new([c, out], [kernel, kernel]).with_stride([stride, stride]).with_padding(padding.clone()).with_bias(false).init(&ad);
+    let xv = values(batch * c * h * w, 50 + batch as u64, 2.0);
+    let what = format!("batch {batch}, [{c}, {h}, {w}] → {out}, {kernel}×{kernel} / {stride}, {padding:?}");
+    let run = |fused: bool| {
+        let x = tensor(xv.clone(), [batch, c, h, w], &ad).require_grad();
+        if fused {
+            assert!(flatter_kernels::conv2d_applies(&conv, &x), "the batched convolution must run: {what}");
+        }
+        let y = if fused { flatter_kernels::conv2d(&conv, x.clone()) } else { reference::conv2d(&conv, x.clone()) };
+        let weights = tensor(values(y.dims().iter().product(), 60, 1.0), y.dims(), &ad);
+        let grads = (y.clone() * weights).sum().backward();
+        [vec_of(y), vec_of(x.grad(&grads).unwrap()), vec_of(conv.weight.grad(&grads).unwrap())]
+    };
+    let (ours, burns) = (run(true), run(false));
+    for (k, part) in ["output", "dL/dx", "dL/dW"].iter().enumerate() {
+        assert_eq!(ours[k].len(), burns[k].len(), "{part}: {what}");
+        assert_close_scaled(&ours[k], &burns[k], 1e-5, &format!("{part}: {what}"));
+    }
+    // A plain (inference) tensor takes the batched forward too.
+    let conv_plain = burn::module::Module::valid(&conv);
+    let x = tensor(xv.clone(), [batch, c, h, w], &flex);
+    assert!(flatter_kernels::conv2d_applies(&conv_plain, &x));
+    assert_close_scaled(&vec_of(flatter_kernels::conv2d(&conv_plain, x.clone())), &vec_of(conv_plain.forward(x)), 1e-5, &what);
+}
+
+#[test]
+fn the_batched_convolution_matches_burns_in_value_and_gradient() {
+    use burn::nn::PaddingConfig2d::{Explicit, Valid};
+    conv_case(3, [4, 9, 7], 5, 3, 1, Explicit(1, 1, 1, 1)); // ResNet's 3×3, odd sizes
+    conv_case(2, [6, 8, 8], 4, 3, 2, Explicit(1, 1, 1, 1)); // stride 2
+    conv_case(4, [8, 8, 8], 16, 1, 2, Valid); // the 1×1 projection shortcut
+    conv_case(2, [3, 6, 5], 2, 3, 1, Valid);
+    conv_case(60, [16, 32, 32], 8, 3, 1, Explicit(1, 1, 1, 1)); // two image groups
+}
+
+#[test]
+fn a_convolution_the_gemms_do_not_cover_is_the_layers_own() {
+    use burn::nn::conv::Conv2dConfig;
+    let (flex, nd) = devices();
+    let with_bias = Conv2dConfig::new([2, 3], [3, 3]).init(&flex);
+    let x = tensor(values(2 * 2 * 5 * 5, 70, 1.0), [2, 2, 5, 5], &flex);
+    assert!(!flatter_kernels::conv2d_applies(&with_bias, &x), "a bias is left to Burn");
+    assert_eq!(bits(&flatter_kernels::conv2d(&with_bias, x.clone())), bits(&with_bias.forward(x)));
+    let on_ndarray = Conv2dConfig::new([2, 3], [3, 3]).with_bias(false).init(&nd);
+    let x = tensor(values(2 * 2 * 5 * 5, 71, 1.0), [2, 2, 5, 5], &nd);
+    assert!(!flatter_kernels::conv2d_applies(&on_ndarray, &x), "ndarray keeps Burn's convolution");
+    assert_eq!(bits(&flatter_kernels::conv2d(&on_ndarray, x.clone())), bits(&on_ndarray.forward(x)));
+}

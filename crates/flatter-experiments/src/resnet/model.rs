@@ -115,10 +115,10 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.norm1.forward(self.conv1.forward(x.clone())));
-        let out = self.norm2.forward(self.conv2.forward(out));
+        let out = relu(self.norm1.forward(flatter_kernels::conv2d(&self.conv1, x.clone())));
+        let out = self.norm2.forward(flatter_kernels::conv2d(&self.conv2, out));
         let skip = match &self.shortcut {
-            Some(s) => s.norm.forward(s.conv.forward(x)),
+            Some(s) => s.norm.forward(flatter_kernels::conv2d(&s.conv, x)),
             None => x,
         };
         relu(out + skip)
@@ -181,7 +181,7 @@ impl ResNet {
     ///
     /// Shapes: `x` is `[batch, in_channels, 32, 32]`; returns `[batch, num_classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut out = relu(self.stem_norm.forward(self.stem.forward(x)));
+        let mut out = relu(self.stem_norm.forward(flatter_kernels::conv2d(&self.stem, x)));
         for block in &self.blocks {
             out = block.forward(out);
         }
