@@ -11,6 +11,8 @@
 
 use burn::backend::flex::ops::matmul::matmul;
 use burn::backend::flex::FlexTensor;
+
+use crate::flex::contiguous;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
@@ -136,10 +138,6 @@ fn transpose(t: FlexTensor) -> FlexTensor {
     t.transpose(0, 1)
 }
 
-/// A matmul product's elements (contiguous, so borrowed).
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    crate::flex::contiguous(t)
-}
 
 /// The forward convolution: `out[image, o] = W[o, :] · col[:, (image, ·)]`.
 pub(crate) fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> FlexTensor {
@@ -149,7 +147,7 @@ pub(crate) fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> FlexTensor {
     for (b0, nb) in g.groups() {
         let n = nb * plane;
         let prod = matmul(w.clone(), matrix(im2col(x, g, b0, nb), g.k(), n));
-        let prod = values(&prod);
+        let prod = contiguous(&prod);
         // [o, (image, oh, ow)] → [image, o, oh, ow]
         out[b0 * g.o * plane..(b0 + nb) * g.o * plane].par_chunks_mut(plane).enumerate().for_each(|(r, dst)| {
             let (bl, o) = (r / g.o, r % g.o);
@@ -177,10 +175,10 @@ pub(crate) fn backward(x: &[f32], weight: &[f32], grad: &[f32], g: &Geometry, wa
         let gm = matrix(gm, g.o, n);
         let col = matrix(im2col(x, g, b0, nb), g.k(), n);
         let part = matmul(gm.clone(), transpose(col));
-        dw.iter_mut().zip(values(&part).iter()).for_each(|(acc, p)| *acc += p);
+        dw.iter_mut().zip(contiguous(&part).iter()).for_each(|(acc, p)| *acc += p);
         if want_dx {
             let dcol = matmul(w_t.clone(), gm);
-            let dcol = values(&dcol);
+            let dcol = contiguous(&dcol);
             col2im_add(&dcol, g, b0, nb, &mut dx);
         }
     }

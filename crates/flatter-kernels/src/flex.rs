@@ -11,7 +11,7 @@
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind, unary};
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::{
     Autodiff, BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind,
@@ -63,6 +63,17 @@ fn plain(dispatch: DispatchTensor) -> FlexTensor {
     match dispatch.kind {
         DispatchTensorKind::Flex(BackendTensor::Float(t)) => t,
         _ => unreachable!("routed Plain"),
+    }
+}
+
+/// The flex primitive and autodiff node of a tensor already routed `Autodiff`.
+fn autodiff_parts(dispatch: DispatchTensor) -> (FlexTensor, NodeGuard) {
+    match dispatch.kind {
+        DispatchTensorKind::Autodiff(inner) => match *inner {
+            DispatchTensorKind::Flex(BackendTensor::Autodiff(t)) => t.into_parts(),
+            _ => unreachable!("routed Autodiff"),
+        },
+        _ => unreachable!("routed Autodiff"),
     }
 }
 
@@ -178,10 +189,7 @@ pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>>
     match route(&x) {
         Route::Plain => Ok(wrap(tanh_forward(plain(x)))),
         Route::Autodiff => {
-            let x = Tensor::<D>::from_dispatch(x)
-                .try_into_primitive::<Autodiff<Flex>>()
-                .expect("routed Autodiff: a flex tensor without checkpointing");
-            let (primitive, node) = x.into_parts();
+            let (primitive, node) = autodiff_parts(x);
             let y = match TanhFromOutput.prepare::<NoCheckpointing>([node]).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => {
                     let y = tanh_forward(primitive);
@@ -315,11 +323,7 @@ pub(crate) fn batch_norm_train<const D: usize>(
     if !routed || D < 2 {
         return Err((Tensor::from_dispatch(xd), Tensor::from_dispatch(gd), Tensor::from_dispatch(bd)));
     }
-    let ad = |d: DispatchTensor| {
-        Tensor::<1>::from_dispatch(d).try_into_primitive::<Autodiff<Flex>>().expect("routed Autodiff").into_parts()
-    };
-    let (xp, xn) = Tensor::<D>::from_dispatch(xd).try_into_primitive::<Autodiff<Flex>>().expect("routed Autodiff").into_parts();
-    let ((gp, gn), (bp, bn)) = (ad(gd), ad(bd));
+    let ((xp, xn), (gp, gn), (bp, bn)) = (autodiff_parts(xd), autodiff_parts(gd), autodiff_parts(bd));
     let (out, mean, var) = batch_norm_forward(&xp, &contiguous(&gp), &contiguous(&bp), epsilon);
     // The statistics as untracked tensors on the autodiff device, as Burn
     // returns them (C values each: a copy costs nothing).
@@ -369,10 +373,7 @@ pub(crate) fn conv2d(x: Tensor<4>, weight: Tensor<4>, geometry: Geometry) -> Res
             Ok(wrap(crate::conv::forward(&contiguous(&x), &contiguous(&w), &geometry)))
         }
         (Route::Autodiff, Route::Autodiff) => {
-            let ad = |d: DispatchTensor| {
-                Tensor::<4>::from_dispatch(d).try_into_primitive::<Autodiff<Flex>>().expect("routed Autodiff").into_parts()
-            };
-            let ((xp, xn), (wp, wn)) = (ad(xd), ad(wd));
+            let ((xp, xn), (wp, wn)) = (autodiff_parts(xd), autodiff_parts(wd));
             let out = crate::conv::forward(&contiguous(&xp), &contiguous(&wp), &geometry);
             let out = match Conv2dOps.prepare::<NoCheckpointing>([xn, wn]).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => prep.finish((xp, wp, geometry), out),
