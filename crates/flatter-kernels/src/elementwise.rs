@@ -148,8 +148,15 @@ pub fn tanh_backward_in_place(grad: &mut [f32], output: &[f32]) {
 /// sum vectorises without reassociating any one of them.
 const LANES: usize = 16;
 
-/// Σ f(x_i) over a slice, as 16 f32 lane sums added in f64 at the end. Rows
-/// of a BatchNorm channel are at most H·W = 1024 long here, 64 terms a lane.
+/// The longest stretch of a row summed in f32 lanes before the lane sums go
+/// into the f64 total: 256 terms a lane. [`channel_mean_var`] and
+/// [`channel_grad_sums`] cut longer rows into blocks this long. The ResNet's
+/// rows are one image's H·W (at most 1,024) in either layout: channel-major
+/// maps pass their channels image by image (`maps.rs`).
+const BLOCK: usize = LANES * 256;
+
+/// Σ f(x_i) over a slice, as 16 f32 lane sums added in f64 at the end; the
+/// callers pass at most [`BLOCK`] elements.
 #[inline(always)]
 fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f64 {
     let mut acc = [0.0f32; LANES];
@@ -167,14 +174,23 @@ fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f64 {
 }
 
 /// BatchNorm's batch statistics over one channel's rows (each row is the
-/// H·W values of one image): the mean, then the biased variance as the mean
+/// H·W values of one image, or all of a channel-major channel): the mean, then the biased variance as the mean
 /// squared deviation from it (two passes, as Burn's default does).
 pub fn channel_mean_var(rows: &[&[f32]]) -> (f32, f32) {
     let n: usize = rows.iter().map(|r| r.len()).sum();
-    let sum: f64 = vectorize(|| rows.iter().map(|r| lane_sum(r.len(), |i| r[i])).sum());
+    // `#[inline(always)]`: inlined into pulp's dispatched function, or LLVM
+    // may keep a closure apart and compile it for baseline x86-64 (scalar SSE
+    // in the profile).
+    let sum: f64 = vectorize(
+        #[inline(always)]
+        || rows.iter().flat_map(|r| r.chunks(BLOCK)).map(|r| lane_sum(r.len(), |i| r[i])).sum(),
+    );
     let mean = (sum / n as f64) as f32;
-    let sq: f64 = vectorize(|| {
+    let sq: f64 = vectorize(
+        #[inline(always)]
+        || {
         rows.iter()
+            .flat_map(|r| r.chunks(BLOCK))
             .map(|r| {
                 lane_sum(r.len(), |i| {
                     let d = r[i] - mean;
@@ -182,7 +198,8 @@ pub fn channel_mean_var(rows: &[&[f32]]) -> (f32, f32) {
                 })
             })
             .sum()
-    });
+        },
+    );
     (mean, (sq / n as f64) as f32)
 }
 
@@ -201,9 +218,12 @@ pub fn batch_norm_row(x: &[f32], out: &mut [f32], mean: f32, scale: f32, shift: 
 /// the input and of the output gradient: Σ g and Σ g·x̂, x̂ = (x − mean)·inv_std,
 /// in one pass (16 f32 lanes each, added in f64 per row).
 pub fn channel_grad_sums(x_rows: &[&[f32]], g_rows: &[&[f32]], mean: f32, inv_std: f32) -> (f64, f64) {
-    vectorize(|| {
+    vectorize(
+        #[inline(always)]
+        || {
         let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
-        for (x, g) in x_rows.iter().zip(g_rows) {
+        let blocks = x_rows.iter().zip(g_rows).flat_map(|(x, g)| x.chunks(BLOCK).zip(g.chunks(BLOCK)));
+        for (x, g) in blocks {
             let (mut acc_g, mut acc_gx) = ([0.0f32; LANES], [0.0f32; LANES]);
             let full = g.len() / LANES * LANES;
             for (xc, gc) in x[..full].chunks_exact(LANES).zip(g[..full].chunks_exact(LANES)) {
@@ -220,7 +240,8 @@ pub fn channel_grad_sums(x_rows: &[&[f32]], g_rows: &[&[f32]], mean: f32, inv_st
             }
         }
         (sum_g, sum_gx)
-    })
+        },
+    )
 }
 
 /// BatchNorm's input gradient for one row, over the output gradient g:

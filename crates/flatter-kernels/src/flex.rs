@@ -205,15 +205,23 @@ pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>>
 
 /// The rows of a contiguous `[batch, channels, rest…]` buffer that belong to
 /// channel `c`: one slice of `rest` elements per image.
-fn channel_rows(values: &[f32], batch: usize, channels: usize, c: usize) -> Vec<&[f32]> {
+/// With `sub` set, each row is cut into pieces of `sub` elements: channel-major
+/// maps pass one image's H·W, so their sums are taken image by image, in the
+/// same order and with the same bits as on Burn's layout.
+fn channel_rows(values: &[f32], batch: usize, channels: usize, c: usize, sub: Option<usize>) -> Vec<&[f32]> {
     let row = values.len() / (batch * channels);
-    (0..batch).map(|b| &values[(b * channels + c) * row..][..row]).collect()
+    let piece = sub.unwrap_or(row).max(1);
+    (0..batch).flat_map(|b| values[(b * channels + c) * row..][..row].chunks(piece)).collect()
 }
 
 /// `[batch, channels]` and the row length of a `[batch, channels, rest…]` shape.
 fn bn_dims(t: &FlexTensor) -> (usize, usize) {
     let shape = t.layout().shape();
     (shape[0], shape[1])
+}
+
+fn tensor(values: Vec<f32>, dims: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, dims))
 }
 
 fn vector(values: Vec<f32>) -> FlexTensor {
@@ -223,11 +231,11 @@ fn vector(values: Vec<f32>) -> FlexTensor {
 
 /// BatchNorm in training mode on flex: per-channel mean and biased variance,
 /// then `y = (x − mean)·γ/√(var + ε) + β`. Returns `(y, mean, var)`.
-fn batch_norm_forward(x: &FlexTensor, gamma: &[f32], beta: &[f32], epsilon: f64) -> (FlexTensor, Vec<f32>, Vec<f32>) {
+fn batch_norm_forward(x: &FlexTensor, gamma: &[f32], beta: &[f32], epsilon: f64, sub: Option<usize>) -> (FlexTensor, Vec<f32>, Vec<f32>) {
     let (batch, channels) = bn_dims(x);
     let xs = contiguous(x);
     let stats: Vec<(f32, f32)> =
-        (0..channels).into_par_iter().map(|c| elementwise::channel_mean_var(&channel_rows(&xs, batch, channels, c))).collect();
+        (0..channels).into_par_iter().map(|c| elementwise::channel_mean_var(&channel_rows(&xs, batch, channels, c, sub))).collect();
     let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
     let scale: Vec<f32> = (0..channels).map(|c| gamma[c] * inv_std(var[c], epsilon)).collect();
     let mut out = FlexTensor::zeros(x.layout().shape().clone(), DType::F32);
@@ -254,6 +262,7 @@ fn batch_norm_backward(
     var: &[f32],
     epsilon: f64,
     grad: FlexTensor,
+    sub: Option<usize>,
 ) -> (FlexTensor, Vec<f32>, Vec<f32>) {
     let (batch, channels) = bn_dims(x);
     let xs = contiguous(x);
@@ -266,8 +275,8 @@ fn batch_norm_backward(
             .into_par_iter()
             .map(|c| {
                 elementwise::channel_grad_sums(
-                    &channel_rows(&xs, batch, channels, c),
-                    &channel_rows(gs, batch, channels, c),
+                    &channel_rows(&xs, batch, channels, c, sub),
+                    &channel_rows(gs, batch, channels, c, sub),
                     mean[c],
                     inv[c],
                 )
@@ -291,13 +300,13 @@ struct BatchNormOps;
 
 impl Backward<Flex, 3> for BatchNormOps {
     /// The input, γ, the batch mean and variance, and ε.
-    type State = (FlexTensor, FlexTensor, Vec<f32>, Vec<f32>, f64);
+    type State = (FlexTensor, FlexTensor, Vec<f32>, Vec<f32>, f64, Option<usize>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
-        let (x, gamma, mean, var, epsilon) = ops.state;
-        let (dx, dgamma, dbeta) = batch_norm_backward(&x, &contiguous(&gamma), &mean, &var, epsilon, grad);
+        let (x, gamma, mean, var, epsilon, sub) = ops.state;
+        let (dx, dgamma, dbeta) = batch_norm_backward(&x, &contiguous(&gamma), &mean, &var, epsilon, grad, sub);
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, dx);
         }
@@ -316,6 +325,7 @@ pub(crate) fn batch_norm_train<const D: usize>(
     gamma: Tensor<1>,
     beta: Tensor<1>,
     epsilon: f64,
+    sub: Option<usize>,
 ) -> Result<BatchNormTrainOutput<D>, (Tensor<D>, Tensor<1>, Tensor<1>)> {
     let device = x.device();
     let (xd, gd, bd) = (x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch());
@@ -324,13 +334,13 @@ pub(crate) fn batch_norm_train<const D: usize>(
         return Err((Tensor::from_dispatch(xd), Tensor::from_dispatch(gd), Tensor::from_dispatch(bd)));
     }
     let ((xp, xn), (gp, gn), (bp, bn)) = (autodiff_parts(xd), autodiff_parts(gd), autodiff_parts(bd));
-    let (out, mean, var) = batch_norm_forward(&xp, &contiguous(&gp), &contiguous(&bp), epsilon);
+    let (out, mean, var) = batch_norm_forward(&xp, &contiguous(&gp), &contiguous(&bp), epsilon, sub);
     // The statistics as untracked tensors on the autodiff device, as Burn
     // returns them (C values each: a copy costs nothing).
     let stat = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
     let (mean_t, var_t) = (stat(&mean), stat(&var));
     let output = match BatchNormOps.prepare::<NoCheckpointing>([xn, gn, bn]).compute_bound().stateful() {
-        OpsKind::Tracked(prep) => prep.finish((xp, gp, mean, var, epsilon), out),
+        OpsKind::Tracked(prep) => prep.finish((xp, gp, mean, var, epsilon, sub), out),
         OpsKind::UnTracked(prep) => prep.finish(out),
     };
     Ok(BatchNormTrainOutput {
@@ -355,10 +365,10 @@ impl Backward<Flex, 2> for Conv2dOps {
         let (x, w, geometry) = ops.state;
         let (dx, dw) = crate::conv::backward(&contiguous(&x), &contiguous(&w), &contiguous(&grad), &geometry, node_x.is_some());
         if let (Some(node), Some(dx)) = (node_x, dx) {
-            grads.register::<Flex>(node.id, dx);
+            grads.register::<Flex>(node.id, tensor(dx, geometry.input_dims()));
         }
         if let Some(node) = node_w {
-            grads.register::<Flex>(node.id, dw);
+            grads.register::<Flex>(node.id, tensor(dw, [geometry.o, geometry.c, geometry.kh, geometry.kw]));
         }
     }
 }
@@ -370,11 +380,11 @@ pub(crate) fn conv2d(x: Tensor<4>, weight: Tensor<4>, geometry: Geometry) -> Res
     match (route(&xd), route(&wd)) {
         (Route::Plain, Route::Plain) => {
             let (x, w) = (plain(xd), plain(wd));
-            Ok(wrap(crate::conv::forward(&contiguous(&x), &contiguous(&w), &geometry)))
+            Ok(wrap(tensor(crate::conv::forward(&contiguous(&x), &contiguous(&w), &geometry), geometry.output_dims())))
         }
         (Route::Autodiff, Route::Autodiff) => {
             let ((xp, xn), (wp, wn)) = (autodiff_parts(xd), autodiff_parts(wd));
-            let out = crate::conv::forward(&contiguous(&xp), &contiguous(&wp), &geometry);
+            let out = tensor(crate::conv::forward(&contiguous(&xp), &contiguous(&wp), &geometry), geometry.output_dims());
             let out = match Conv2dOps.prepare::<NoCheckpointing>([xn, wn]).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => prep.finish((xp, wp, geometry), out),
                 OpsKind::UnTracked(prep) => prep.finish(out),

@@ -21,7 +21,10 @@ mod conv;
 pub mod elementwise;
 #[cfg(feature = "flex")]
 mod flex;
+mod maps;
 pub mod reference;
+
+pub use maps::{FeatureMaps, batch_norm_maps, conv2d_maps};
 
 use burn::tensor::Tensor;
 
@@ -98,11 +101,25 @@ pub fn batch_norm_train<const D: usize>(
     beta: Tensor<1>,
     epsilon: f64,
 ) -> burn::tensor::module::BatchNormTrainOutput<D> {
+    batch_norm_train_pieces(x, gamma, beta, epsilon, None)
+}
+
+/// [`batch_norm_train`], with each channel's sums taken over pieces of `sub`
+/// elements of its rows on flex (`None`: whole rows).
+fn batch_norm_train_pieces<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    sub: Option<usize>,
+) -> burn::tensor::module::BatchNormTrainOutput<D> {
     #[cfg(feature = "flex")]
-    let (x, gamma, beta) = match flex::batch_norm_train(x, gamma, beta, epsilon) {
+    let (x, gamma, beta) = match flex::batch_norm_train(x, gamma, beta, epsilon, sub) {
         Ok(out) => return out,
         Err(inputs) => inputs,
     };
+    #[cfg(not(feature = "flex"))]
+    let _ = sub;
     reference::batch_norm_train(x, gamma, beta, epsilon)
 }
 
@@ -113,13 +130,19 @@ pub fn batch_norm_train<const D: usize>(
 /// and Burn's inference path unchanged. The module, its parameters and its
 /// record are Burn's.
 pub fn batch_norm<const D: usize>(bn: &burn::nn::BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    batch_norm_pieces(bn, x, None)
+}
+
+/// [`batch_norm`], with each channel's sums taken over pieces of `sub`
+/// elements of its rows on flex (`None`: whole rows).
+pub(crate) fn batch_norm_pieces<const D: usize>(bn: &burn::nn::BatchNorm, x: Tensor<D>, sub: Option<usize>) -> Tensor<D> {
     let [channels] = bn.gamma.shape().dims();
     assert!(D >= 2 && x.dims()[1] == channels, "batch_norm: expected [batch, {channels}, …], got {:?}", x.dims());
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
         return bn.forward(x);
     }
     let device = x.device();
-    let result = batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    let result = batch_norm_train_pieces(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, sub);
     let running = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
         let value = state.value_sync().to_device(&device);
         let value = value.mul_scalar(1.0 - bn.momentum).add(batch.detach().mul_scalar(bn.momentum));
@@ -133,14 +156,17 @@ pub fn batch_norm<const D: usize>(bn: &burn::nn::BatchNorm, x: Tensor<D>) -> Ten
 /// `burn::nn::conv::Conv2d::forward`, with the convolution as batched GEMMs
 /// on flex (issue 14): the images of a group form one im2col matrix, and the
 /// forward product, the weight gradient and the input gradient are one GEMM
-/// each through flex's matmul, where flex runs one GEMM per image and a
-/// direct loop for the input gradient. It applies to convolutions without
+/// each (the `gemm` crate that flex's matmul calls), where flex runs one GEMM
+/// per image and a direct loop for the input gradient. On Burn's
+/// `[images, channels, h, w]` tensors each product is permuted to and from
+/// that layout; a network that keeps its maps channel-major
+/// ([`FeatureMaps`], [`conv2d_maps`]) needs no permutes. It applies to convolutions without
 /// bias, groups or dilation, with `Valid` or symmetric `Explicit` padding,
 /// on flex `f32` tensors (plain, or autodiff without checkpointing); every
 /// other case is the layer's own `forward` ([`reference::conv2d`]).
 pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
-    let x = match conv_geometry(conv, x.dims()) {
+    let x = match conv_geometry(conv, x.dims(), conv::Layout::ImagesFirst) {
         Some(geometry) => match flex::conv2d(x, conv.weight.val(), geometry) {
             Ok(out) => return out,
             Err((x, _)) => x,
@@ -155,7 +181,7 @@ pub fn conv2d(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
 pub fn conv2d_applies(conv: &burn::nn::conv::Conv2d, x: &Tensor<4>) -> bool {
     #[cfg(feature = "flex")]
     {
-        applies_to(x) && applies_to(&conv.weight.val()) && conv_geometry(conv, x.dims()).is_some()
+        applies_to(x) && applies_to(&conv.weight.val()) && conv_geometry(conv, x.dims(), conv::Layout::ImagesFirst).is_some()
     }
     #[cfg(not(feature = "flex"))]
     {
@@ -165,7 +191,9 @@ pub fn conv2d_applies(conv: &burn::nn::conv::Conv2d, x: &Tensor<4>) -> bool {
 }
 
 #[cfg(feature = "flex")]
-fn conv_geometry(conv: &burn::nn::conv::Conv2d, [b, c, h, w]: [usize; 4]) -> Option<conv::Geometry> {
+/// The geometry of `conv` on an input of logical dims `[b, c, h, w]` (images,
+/// channels, height, width) stored in `layout`, if the batched GEMMs apply.
+fn conv_geometry(conv: &burn::nn::conv::Conv2d, [b, c, h, w]: [usize; 4], layout: conv::Layout) -> Option<conv::Geometry> {
     use burn::nn::PaddingConfig2d;
     let (ph, pw) = match conv.padding {
         PaddingConfig2d::Valid => (0, 0),
@@ -175,5 +203,5 @@ fn conv_geometry(conv: &burn::nn::conv::Conv2d, [b, c, h, w]: [usize; 4]) -> Opt
     let [o, c_w, kh, kw] = conv.weight.dims();
     let [sh, sw] = conv.stride;
     let simple = conv.bias.is_none() && conv.groups == 1 && conv.dilation == [1, 1] && c == c_w && b > 0;
-    (simple && h + 2 * ph >= kh && w + 2 * pw >= kw).then_some(conv::Geometry { b, c, h, w, o, kh, kw, sh, sw, ph, pw })
+    (simple && h + 2 * ph >= kh && w + 2 * pw >= kw).then_some(conv::Geometry { b, c, h, w, o, kh, kw, sh, sw, ph, pw, layout })
 }

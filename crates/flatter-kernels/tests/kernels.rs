@@ -342,7 +342,7 @@ fn the_batched_convolution_matches_burns_in_value_and_gradient() {
     conv_case(2, [6, 8, 8], 4, 3, 2, Explicit(1, 1, 1, 1)); // stride 2
     conv_case(4, [8, 8, 8], 16, 1, 2, Valid); // the 1×1 projection shortcut
     conv_case(2, [3, 6, 5], 2, 3, 1, Valid);
-    conv_case(60, [16, 32, 32], 8, 3, 1, Explicit(1, 1, 1, 1)); // two image groups
+    conv_case(61, [16, 32, 32], 8, 3, 1, Explicit(1, 1, 1, 1)); // image groups, the last one partial
 }
 
 #[test]
@@ -357,4 +357,100 @@ fn a_convolution_the_gemms_do_not_cover_is_the_layers_own() {
     let x = tensor(values(2 * 2 * 5 * 5, 71, 1.0), [2, 2, 5, 5], &nd);
     assert!(!flatter_kernels::conv2d_applies(&on_ndarray, &x), "ndarray keeps Burn's convolution");
     assert_eq!(bits(&flatter_kernels::conv2d(&on_ndarray, x.clone())), bits(&on_ndarray.forward(x)));
+}
+
+/// A ResNet basic block with a projection shortcut (conv-BN-ReLU, conv-BN,
+/// 1×1 conv-BN, sum, ReLU), once on channel-major [`FeatureMaps`] and once
+/// in Burn's own ops and layout: the output, the gradients of L = Σ w ⊙ out
+/// in x, in every weight and in every γ and β, and the running statistics.
+fn maps_case(batch: usize, [c, h, w]: [usize; 3], out: usize, seed: u64) {
+    use burn::nn::conv::{Conv2d, Conv2dConfig};
+    use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+    use burn::tensor::activation::relu;
+    use flatter_kernels::{FeatureMaps, batch_norm_maps, conv2d_maps};
+    let (flex, _) = devices();
+    let ad = flex.autodiff();
+    let conv = |cin: usize, k: usize, s: usize| -> Conv2d {
+        Conv2dConfig::new([cin, out], [k, k]).with_stride([s, s]).with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2)).with_bias(false).init(&ad)
+    };
+    let (c1, c2, cs) = (conv(c, 3, 1), conv(out, 3, 2), conv(c, 1, 2));
+    // Fresh norms per run: clones of a BatchNorm share its running state.
+    let bn = || -> BatchNorm { BatchNormConfig::new(out).with_momentum(0.3).init(&ad) };
+    let xv = values(batch * c * h * w, seed, 2.0);
+    let what = format!("batch {batch}, [{c}, {h}, {w}] → {out}");
+    let run = |maps: bool| {
+        let (n1, n2, ns) = (bn(), bn(), bn());
+        let x = tensor(xv.clone(), [batch, c, h, w], &ad).require_grad();
+        let y = if maps {
+            let m = FeatureMaps::new(x.clone(), true);
+            assert!(m.is_channel_major(), "the maps must be channel-major on autodiff flex: {what}");
+            let a = batch_norm_maps(&n1, conv2d_maps(&c1, m.clone())).map_elementwise(relu);
+            let a = batch_norm_maps(&n2, conv2d_maps(&c2, a));
+            let s = batch_norm_maps(&ns, conv2d_maps(&cs, m));
+            let y = (a + s).map_elementwise(relu);
+            assert!(y.is_channel_major());
+            let dims = y.dims();
+            let y = y.into_nchw();
+            assert_eq!(y.dims(), dims);
+            y
+        } else {
+            let a = relu(n1.forward(c1.forward(x.clone())));
+            let a = n2.forward(c2.forward(a));
+            relu(a + ns.forward(cs.forward(x.clone())))
+        };
+        let weights = tensor(values(y.dims().iter().product(), seed + 1, 1.0), y.dims(), &ad);
+        let grads = (y.clone() * weights).sum().backward();
+        let mut parts = vec![vec_of(y), vec_of(x.grad(&grads).unwrap())];
+        for conv in [&c1, &c2, &cs] {
+            parts.push(vec_of(conv.weight.grad(&grads).unwrap()));
+        }
+        for norm in [&n1, &n2, &ns] {
+            parts.push(vec_of(norm.gamma.grad(&grads).unwrap()));
+            parts.push(vec_of(norm.beta.grad(&grads).unwrap()));
+            parts.push(vec_of(norm.running_mean.value_sync()));
+            parts.push(vec_of(norm.running_var.value_sync()));
+        }
+        parts
+    };
+    let (ours, burns) = (run(true), run(false));
+    assert_eq!(ours.len(), burns.len());
+    for (k, (a, b)) in ours.iter().zip(&burns).enumerate() {
+        assert_eq!(a.len(), b.len(), "part {k}: {what}");
+        assert_close_scaled(a, b, 5e-5, &format!("part {k} (output, dx, 3 dW, then γ, β, mean, var of 3 norms): {what}"));
+    }
+}
+
+#[test]
+fn channel_major_maps_match_burns_ops_in_value_gradient_and_running_statistics() {
+    maps_case(3, [4, 9, 7], 6, 80); // odd sizes
+    maps_case(2, [8, 8, 8], 8, 81); // a square stage, 8 channels
+    maps_case(42, [16, 32, 32], 8, 82); // image groups in the first conv, the last one partial
+}
+
+#[test]
+fn maps_are_burns_layout_and_ops_where_the_kernels_do_not_run() {
+    use burn::nn::BatchNormConfig;
+    use burn::nn::conv::Conv2dConfig;
+    use flatter_kernels::{FeatureMaps, batch_norm_maps, conv2d_maps};
+    let (flex, nd) = devices();
+    // ndarray: Burn's layout and Burn's ops, bit for bit.
+    let x = tensor(values(2 * 3 * 6 * 6, 90, 1.0), [2, 3, 6, 6], &nd);
+    let conv = Conv2dConfig::new([3, 4], [3, 3]).with_bias(false).init(&nd);
+    let m = FeatureMaps::new(x.clone(), true);
+    assert!(!m.is_channel_major(), "ndarray keeps Burn's layout");
+    assert_eq!(bits(&conv2d_maps(&conv, m).into_nchw()), bits(&conv.forward(x.clone())));
+    // Not allowed (a GroupNorm network): Burn's layout on flex too.
+    let xf = tensor(values(2 * 3 * 6 * 6, 91, 1.0), [2, 3, 6, 6], &flex);
+    assert!(!FeatureMaps::new(xf.clone(), false).is_channel_major());
+    // A layer the GEMMs do not cover (a bias) on channel-major maps is the
+    // layer's own forward, and the maps stay channel-major.
+    let with_bias = Conv2dConfig::new([3, 4], [3, 3]).init(&flex);
+    let m = conv2d_maps(&with_bias, FeatureMaps::new(xf.clone(), true));
+    assert!(m.is_channel_major());
+    assert_eq!(bits(&m.into_nchw()), bits(&with_bias.forward(xf.clone())));
+    // Inference BatchNorm on channel-major maps: Burn's inference op on the
+    // same per-channel values.
+    let bn = BatchNormConfig::new(3).init(&flex);
+    let ours = batch_norm_maps(&bn, FeatureMaps::new(xf.clone(), true)).into_nchw();
+    assert_close_scaled(&vec_of(ours), &vec_of(bn.forward(xf)), 1e-6, "inference BatchNorm");
 }
