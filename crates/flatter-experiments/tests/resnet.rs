@@ -125,3 +125,44 @@ fn smoke_runs_all_three_phases_and_resumes_bit_identically() {
     std::fs::remove_dir_all(&straight).ok();
     std::fs::remove_dir_all(&resumed).ok();
 }
+
+/// ResNet-18 on flex, whose feature maps are channel-major (flatter-kernels'
+/// `FeatureMaps`, batched-GEMM convolutions, fused BatchNorm), against the
+/// same network in Burn's own ops and layout on ndarray, from the same
+/// weights and batch (the GPU check's correctness sizes: width 1/8, batch
+/// 16): the loss within 1e-5, and every parameter's gradient within a
+/// stated share of its tensor's scale.
+/// - Seed 0, the GPU check's: 1e-4, as its dry run requires of two CPU
+///   backends. It caught channel-major BatchNorm summing whole channels in
+///   blocks of 4,096 (0.4% to 3.7% off); it now sums image by image, as on
+///   Burn's layout, with the same bits.
+/// - Seeds 1 and 3: 3e-2. Seed 1's batch is ill-conditioned at the stem's
+///   BatchNorm: flex's Burn-layout kernel path gives the identical 0.2% to
+///   2.0% differences in the stem and first stage (measured 2026-12-02), so
+///   they are not the layout's. Seed 3 is held to the same bound.
+#[test]
+fn resnet_on_flex_matches_burns_ops_on_ndarray_in_loss_and_every_gradient() {
+    use flatter_device::BackendKind;
+    use flatter_experiments::gpu_check::measure::{Sizes, traces};
+    let sizes = Sizes::dry_run();
+    for seed in [0, 1, 3] {
+        let flex = traces(BackendKind::Flex, &sizes, seed).unwrap();
+        let nd = traces(BackendKind::NdArray, &sizes, seed).unwrap();
+        let (f, n) = (&flex[1].0, &nd[1].0);
+        assert_eq!(f.model, "resnet18");
+        assert!((f.losses[0] - n.losses[0]).abs() <= 1e-5 * n.losses[0].abs(), "seed {seed}: loss {} vs {}", f.losses[0], n.losses[0]);
+        assert_eq!(f.tensors.len(), n.tensors.len());
+        let off: Vec<(usize, f32)> = f
+            .tensors
+            .iter()
+            .zip(&n.tensors)
+            .enumerate()
+            .map(|(k, (a, b))| {
+                let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+                (k, a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs())) / scale)
+            })
+            .filter(|&(_, err)| err > if seed == 0 { 1e-4 } else { 3e-2 })
+            .collect();
+        assert!(off.is_empty(), "seed {seed}: gradients (index, max error / scale) off by more than the stated bound: {off:?}");
+    }
+}

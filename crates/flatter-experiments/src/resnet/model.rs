@@ -15,6 +15,7 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use flatter_kernels::{FeatureMaps, batch_norm_maps, conv2d_maps};
 
 pub use crate::resnet::NormKind;
 
@@ -54,10 +55,10 @@ impl Norm {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: FeatureMaps) -> FeatureMaps {
         match self {
-            Norm::Batch(bn) => flatter_kernels::batch_norm(bn, x),
-            Norm::Group(gn) => gn.forward(x),
+            Norm::Batch(bn) => batch_norm_maps(bn, x),
+            Norm::Group(gn) => x.map_nchw(|t| gn.forward(t)),
         }
     }
 
@@ -114,14 +115,14 @@ impl BasicBlock {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.norm1.forward(flatter_kernels::conv2d(&self.conv1, x.clone())));
-        let out = self.norm2.forward(flatter_kernels::conv2d(&self.conv2, out));
+    fn forward(&self, x: FeatureMaps) -> FeatureMaps {
+        let out = self.norm1.forward(conv2d_maps(&self.conv1, x.clone())).map_elementwise(relu);
+        let out = self.norm2.forward(conv2d_maps(&self.conv2, out));
         let skip = match &self.shortcut {
-            Some(s) => s.norm.forward(flatter_kernels::conv2d(&s.conv, x)),
+            Some(s) => s.norm.forward(conv2d_maps(&s.conv, x)),
             None => x,
         };
-        relu(out + skip)
+        (out + skip).map_elementwise(relu)
     }
 
     fn norms_mut(&mut self) -> Vec<&mut Norm> {
@@ -181,11 +182,15 @@ impl ResNet {
     ///
     /// Shapes: `x` is `[batch, in_channels, 32, 32]`; returns `[batch, num_classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut out = relu(self.stem_norm.forward(flatter_kernels::conv2d(&self.stem, x)));
+        // With BatchNorm the maps stay channel-major between layers on flex
+        // (no permutes around the convolutions' GEMMs); GroupNorm needs
+        // Burn's layout at every norm, so its maps keep it.
+        let x = FeatureMaps::new(x, self.has_batch_norm());
+        let mut out = self.stem_norm.forward(conv2d_maps(&self.stem, x)).map_elementwise(relu);
         for block in &self.blocks {
             out = block.forward(out);
         }
-        let out = self.pool.forward(out);
+        let out = self.pool.forward(out.into_nchw());
         let [batch, c, h, w] = out.dims();
         self.head.forward(out.reshape([batch, c * h * w]))
     }
