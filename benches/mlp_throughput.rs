@@ -33,7 +33,7 @@ use std::path::Path;
 use burn::tensor::activation::{log_softmax, relu, tanh};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use flatter::device::BackendKind;
-use flatter::experiments::gpu_check::measure::{Timing, median_rate, mlp_rate, torch_rate};
+use flatter::experiments::gpu_check::measure::{Timing, median_rate, mlp_gemm_rate, mlp_rate, torch_rate};
 use flatter::optim::heavy_ball_rows;
 
 const WARMUP: usize = 10;
@@ -118,10 +118,11 @@ fn stacked_throughput(case: &Case, runs: usize, device: &Device) -> f64 {
     })
 }
 
-/// PyTorch's median samples/s, or why it was skipped.
-fn torch_throughput(case: &Case, threads: usize) -> Result<f64, String> {
+/// PyTorch's median samples/s (of whole steps, or of the step's GEMMs alone),
+/// or why it was skipped.
+fn torch_throughput(case: &Case, threads: usize, gemms_only: bool) -> Result<f64, String> {
     let python = std::env::var("FLATTER_TORCH_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let args = [
+    let mut args = [
         ("--width", case.width),
         ("--batch", case.batch),
         ("--threads", threads),
@@ -132,9 +133,48 @@ fn torch_throughput(case: &Case, threads: usize) -> Result<f64, String> {
     .iter()
     .flat_map(|(flag, n)| [flag.to_string(), n.to_string()])
     .collect::<Vec<_>>();
+    if gemms_only {
+        args.push("--gemms-only".to_string());
+    }
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
     torch_rate(&[python], &scripts, "mlp_throughput_torch.py", &args, "samples_per_s ")
         .map_err(|e| format!("{e}; set FLATTER_TORCH_PYTHON to a python with torch"))
+}
+
+/// The step's 17 GEMMs alone, both sides, and the ceiling they set: flex's
+/// GEMM-only rate against PyTorch's whole step is the ratio our step would
+/// reach if everything but the GEMMs took no time (issue 14).
+fn gemm_rows(
+    case: &Case,
+    threads: usize,
+    device: &Device,
+    pool: &rayon::ThreadPool,
+    torch_step: Option<f64>,
+    record: &mut flatter::experiments::bench_record::BenchRecord,
+) {
+    let workload = format!("MLP 784-{}x5-10, batch {}, the step's 17 GEMMs alone", case.width, case.batch);
+    let torch = torch_throughput(case, threads, true);
+    let ours = pool.install(|| mlp_gemm_rate(device, case.width, case.batch, TIMING));
+    let torch_gemms = torch.as_ref().ok().copied();
+    record.row(&workload, threads, "pytorch", torch_gemms, "samples/s", ("pytorch, same threads", torch_gemms), torch.as_ref().err().map_or("", |s| s.as_str()));
+    record.row(&workload, threads, "flex", Some(ours), "samples/s", ("pytorch, same threads", torch_gemms), "");
+    match (torch_gemms, torch_step) {
+        (Some(g), Some(step)) => {
+            println!("  {:<8} {:>12.0} samples/s   the step's GEMMs alone: {:.2}x PyTorch's GEMMs", "flex", ours, ours / g);
+            println!("  {:<8} {:>12.0} samples/s   the same GEMMs in PyTorch", "pytorch", g);
+            println!("  ceiling: with everything but its GEMMs free, our step would run at {:.2}x PyTorch's step", ours / step);
+            record.row(
+                &format!("MLP 784-{}x5-10, batch {}, ceiling: our GEMMs alone vs PyTorch's whole step", case.width, case.batch),
+                threads,
+                "flex",
+                Some(ours),
+                "samples/s",
+                ("pytorch's whole step, same threads", Some(step)),
+                "",
+            );
+        }
+        _ => println!("  {:<8} {:>12.0} samples/s   the step's GEMMs alone", "flex", ours),
+    }
 }
 
 fn main() {
@@ -151,7 +191,7 @@ fn main() {
         let threads = case.threads.unwrap_or(all);
         let workload = format!("MLP 784-{}x5-10, batch {}", case.width, case.batch);
         println!("{} (widths {}, batch {}, {threads} threads):", case.name, case.width, case.batch);
-        let torch = torch_throughput(case, threads);
+        let torch = torch_throughput(case, threads, false);
         let baseline = ("pytorch, same threads", torch.as_ref().ok().copied());
         match &torch {
             Ok(t) => println!("  {:<8} {:>12.0} samples/s", "pytorch", t),
@@ -169,6 +209,9 @@ fn main() {
                 Err(_) => println!("  {:<8} {:>12.0} samples/s", kind.name(), rate),
             }
             record.row(&workload, threads, kind.name(), Some(rate), "samples/s", baseline, "");
+            if kind == BackendKind::Flex {
+                gemm_rows(case, threads, &device, &pool, torch.as_ref().ok().copied(), &mut record);
+            }
             if case.width == CASES[0].width && case.threads.is_none() {
                 let stacked = pool.install(|| stacked_throughput(case, STACK, &device));
                 println!(

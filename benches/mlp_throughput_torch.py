@@ -20,6 +20,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--reps", type=int, default=7)
     p.add_argument("--device", default="cpu", help="cpu, or cuda (synchronised around every block)")
+    p.add_argument("--gemms-only", action="store_true",
+                   help="time only the step's 17 matrix products (6 forward, 6 weight gradients, 5 input gradients)")
     a = p.parse_args()
     device = torch.device(a.device)
 
@@ -46,6 +48,23 @@ def main() -> None:
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
+
+    if a.gemms_only:
+        # The same products as flatter_experiments::gpu_check::measure::mlp_gemm_rate:
+        # weights [in, out], layer inputs [batch, in], output gradients [batch, out].
+        dims = [784, w, w, w, w, w, 10]
+        ws = [0.05 * torch.randn(dims[l], dims[l + 1], device=device) for l in range(6)]
+        hs = [0.05 * torch.randn(a.batch, dims[l], device=device) for l in range(6)]
+        gs = [0.05 * torch.randn(a.batch, dims[l + 1], device=device) for l in range(6)]
+
+        @torch.no_grad()
+        def step() -> None:
+            for l in range(6):
+                torch.mm(hs[l], ws[l])
+            for l in reversed(range(6)):
+                torch.mm(hs[l].t(), gs[l])
+                if l > 0:
+                    torch.mm(gs[l], ws[l].t())
 
     def sync() -> None:
         if device.type == "cuda":

@@ -299,6 +299,34 @@ pub fn mlp_rate(device: &Device, width: usize, batch: usize, timing: Timing) -> 
     train_rate(device, model, x, batch, timing, |m, x| m.forward(x))
 }
 
+/// Samples/s of the matrix products of one [`mlp_rate`] step alone, on
+/// plain tensors of `device`'s backend: the 6 forward products, the 6
+/// weight gradients `hᵀ·g` and the 5 input gradients `g·Wᵀ` (the first
+/// layer's input needs none), with the transposes as views, as Burn's
+/// autodiff forms them. If everything else in a step cost nothing, the step
+/// would run at this rate: it bounds what any change outside the GEMM library
+/// can reach (issue 14).
+pub fn mlp_gemm_rate(device: &Device, width: usize, batch: usize, timing: Timing) -> f64 {
+    let plain = device.clone().without_autodiff();
+    plain.seed(0);
+    let dims = [784, width, width, width, width, width, 10];
+    let normal = Distribution::Normal(0.0, 0.05);
+    let weights: Vec<Tensor<2>> = (0..6).map(|l| Tensor::random([dims[l], dims[l + 1]], normal, &plain)).collect();
+    let inputs: Vec<Tensor<2>> = (0..6).map(|l| Tensor::random([batch, dims[l]], normal, &plain)).collect();
+    let grads: Vec<Tensor<2>> = (0..6).map(|l| Tensor::random([batch, dims[l + 1]], normal, &plain)).collect();
+    median_rate(&plain, batch, timing, || {
+        for l in 0..6 {
+            drop(inputs[l].clone().matmul(weights[l].clone()));
+        }
+        for l in (0..6).rev() {
+            drop(inputs[l].clone().transpose().matmul(grads[l].clone()));
+            if l > 0 {
+                drop(grads[l].clone().matmul(weights[l].clone().transpose()));
+            }
+        }
+    })
+}
+
 fn train_rate<M: Module + Clone, const D: usize>(
     device: &Device,
     model: M,
