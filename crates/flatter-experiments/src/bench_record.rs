@@ -1,6 +1,6 @@
 //! The record a benchmark run leaves (issue 14): every row it printed, with
 //! the thread count, the baseline and the ratio, plus when, on which commit,
-//! by which command, and the machine's load before and after. `cargo xtask
+//! by which command, on which CPU, and the machine's load before and after. `cargo xtask
 //! bench` sets `FLATTER_BENCH_RECORD` to `docs/bench/<bench>.json`, which the
 //! README's benchmark table quotes; without it nothing is written.
 
@@ -47,6 +47,13 @@ pub struct BenchRecord {
     pub command: String,
     /// The timing protocol in words (medians of what).
     pub protocol: String,
+    /// The CPU's model name and per-core cache from `/proc/cpuinfo`. The
+    /// ratios against PyTorch depend on it: the same commit measured 0.64x
+    /// on an Intel Xeon and 0.98x on an AMD EPYC for the paper-width MLP
+    /// (docs/notes/issue-14-landing.md). Empty in records written before it
+    /// was added.
+    #[serde(default)]
+    pub cpu: String,
     /// `/proc/loadavg` before and after: a busy machine shows here.
     pub load_before: String,
     /// See `load_before`.
@@ -57,6 +64,23 @@ pub struct BenchRecord {
 
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "unknown".into(), |s| s.trim().to_string())
+}
+
+/// "model name, cache size" of the first processor in `/proc/cpuinfo`, or
+/// "unknown" where there is none.
+fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |key: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    match (field("model name"), field("cache size")) {
+        (Some(model), Some(cache)) => format!("{model}, cache size {cache}"),
+        (Some(model), None) => model,
+        _ => "unknown".into(),
+    }
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
@@ -76,6 +100,7 @@ impl BenchRecord {
             commit: if dirty { format!("{commit}-dirty") } else { commit },
             command: command.into(),
             protocol: protocol.into(),
+            cpu: cpu_model(),
             load_before: loadavg(),
             load_after: String::new(),
             rows: Vec::new(),
@@ -128,5 +153,17 @@ mod tests {
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<BenchRecord>(&json).unwrap(), r);
         assert!(!r.commit.is_empty() && r.date.ends_with('Z'));
+        assert!(!r.cpu.is_empty());
+    }
+
+    /// Records written before the CPU was recorded still read, with it empty.
+    #[test]
+    fn records_without_a_cpu_still_read() {
+        let r = BenchRecord::start("b", "c", "p", Path::new(env!("CARGO_MANIFEST_DIR")));
+        let mut json: serde_json::Value = serde_json::to_value(&r).unwrap();
+        json.as_object_mut().unwrap().remove("cpu");
+        let back: BenchRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(back.cpu, "");
+        assert_eq!(back.rows, r.rows);
     }
 }
